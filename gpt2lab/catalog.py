@@ -1,0 +1,49 @@
+"""The course: every exercise, in order, with what it builds on.
+
+This is the one place that knows the exercises. The checker, the hints, the grader and the
+progress table all read it, so adding a kata means adding one line here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Exercise:
+    id: str  # "e01": what learners type after `nox -s check --`
+    module: str  # file name in exercises/ and solutions/, without .py
+    title: str  # one line for the progress table (English)
+    title_es: str  # the same line in Spanish
+    requires: tuple[str, ...] = ()  # exercises whose code this one calls
+    bonus: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"exercises/{self.module}.py"
+
+
+EXERCISES: tuple[Exercise, ...] = (
+    Exercise("e01", "e01_layer_norm", "LayerNorm over the embedding dimension",
+             "LayerNorm sobre la dimensión de embedding"),
+    Exercise("e02", "e02_mlp", "GELU (tanh form), Conv1D and the MLP with dropout",
+             "GELU (forma tanh), Conv1D y el MLP con dropout"),
+    Exercise("e03", "e03_heads", "Split the embedding into heads and merge it back",
+             "Dividir el embedding en cabezas y volver a unirlas"),
+    Exercise("e04", "e04_attention", "Causal multi-head self-attention",
+             "Autoatención multicabezal causal", requires=("e02", "e03")),
+)
+
+BY_ID = {exercise.id: exercise for exercise in EXERCISES}
+
+
+def find(name: str) -> Exercise:
+    """Accept "e04", "4", "04" or "e04_attention"; raise KeyError with the valid names."""
+    key = name.strip().lower().removesuffix(".py").split("/")[-1]
+    if key.isdigit():
+        key = f"e{int(key):02d}"
+    for exercise in EXERCISES:
+        if key in (exercise.id, exercise.module):
+            return exercise
+    valid = ", ".join(exercise.id for exercise in EXERCISES)
+    raise KeyError(f"no exercise called {name!r}; the exercises are {valid}")

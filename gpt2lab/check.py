@@ -1,0 +1,102 @@
+"""Run the hidden suites and say, per exercise, where the learner stands.
+
+`run()` executes the suites in this process with pytest (so torch is imported once) and returns
+one `ExerciseResult` per exercise; `render()` turns them into the progress table and the
+explanation of the first problem. Both are used by `nox -s check`, the grader and the watcher.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from gpt2lab import catalog
+from gpt2lab.pytest_plugin import PROPERTY
+
+ROOT = Path(__file__).resolve().parent.parent
+
+PASSED, FAILING, NOT_STARTED, BLOCKED, MISSING = "passed", "failing", "not started", "blocked", "no tests"
+
+
+@dataclass
+class ExerciseResult:
+    exercise: catalog.Exercise
+    verdicts: list[dict] = field(default_factory=list)
+    blocked_by: tuple[str, ...] = ()
+
+    @property
+    def graded(self) -> list[dict]:
+        return [v for v in self.verdicts if v["status"] != "skipped"]
+
+    @property
+    def passed(self) -> int:
+        return sum(v["status"] == "passed" for v in self.graded)
+
+    @property
+    def status(self) -> str:
+        graded = self.graded
+        if not graded:
+            return MISSING
+        if all(v["status"] == "passed" for v in graded):
+            return PASSED
+        if all(v["status"] == "not_started" for v in graded):
+            return NOT_STARTED
+        return BLOCKED if self.blocked_by else FAILING
+
+    def first_problem(self) -> dict | None:
+        """The failure to explain first: a real failure before a part not written yet."""
+        problems = [v for v in self.graded if v["status"] != "passed"]
+        problems.sort(key=lambda v: v["status"] == "not_started")
+        return problems[0] if problems else None
+
+
+class _Collector:
+    """A pytest plugin that keeps the verdicts our plugin attaches to each report."""
+
+    def __init__(self):
+        self.verdicts: list[dict] = []
+        self.errors: list[str] = []
+
+    def pytest_runtest_logreport(self, report):
+        self.verdicts += [value for key, value in report.user_properties if key == PROPERTY]
+
+    def pytest_collectreport(self, report):
+        if report.failed:
+            self.errors.append(str(report.longrepr))
+
+
+def suite_files(suites: Path, exercises: list[catalog.Exercise]) -> list[Path]:
+    return [suites / f"test_{exercise.module}.py" for exercise in exercises]
+
+
+def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root: Path = ROOT,
+        suites: Path = ROOT / "tests" / "katas", device: str = "auto", seed: int = 0,
+        workers: int = 0, extra: list[str] = ()) -> list[ExerciseResult]:
+    """Run the suites of `exercises` against `impl_root/impl` and collect the verdicts."""
+    import pytest
+
+    files = [f for f in suite_files(suites, exercises) if f.exists()]
+    collector = _Collector()
+    args = [*map(str, files), "--impl", impl, "--impl-root", str(impl_root), "--device", device,
+            "--kata-seed", str(seed), "--rootdir", str(suites.parent.parent), "-p", "no:cacheprovider",
+            "-q", "--no-header", "--tb=no", "-p", "no:randomly", *extra]
+    if workers:
+        args += ["-n", str(workers)]
+    quiet = open(os.devnull, "w")  # pytest's own dots and summary: the learner reads ours instead
+    saved, sys.stdout = sys.stdout, quiet
+    try:
+        pytest.main(args, plugins=[collector])
+    finally:
+        sys.stdout = saved
+        quiet.close()
+    if collector.errors:
+        raise RuntimeError("the hidden suites could not be collected:\n" + "\n".join(collector.errors))
+    results = {e.id: ExerciseResult(e) for e in exercises}
+    for verdict in collector.verdicts:
+        results[verdict["exercise"]].verdicts.append(verdict)
+    for result in results.values():
+        result.blocked_by = tuple(r for r in result.exercise.requires
+                                  if r in results and results[r].status != PASSED)
+    return list(results.values())

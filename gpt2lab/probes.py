@@ -1,0 +1,59 @@
+"""Checks of behaviour rather than values: dropout in training mode, determinism in eval mode.
+
+Shared by every suite whose module has dropout (MLP, attention, block, the whole model).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+
+from gpt2lab.verdict import fail
+
+
+def expect_eval_deterministic(forward: Callable[[], torch.Tensor], *, case: str, what: str) -> torch.Tensor:
+    """Two calls in eval() mode must give the same output."""
+    with torch.no_grad():
+        first, second = forward(), forward()
+    if not torch.equal(first, second):
+        fail(case, f"{what} changes between two calls in eval() mode",
+             "dropout must be off in eval(): use nn.Dropout modules, or pass training=self.training "
+             "to F.dropout (its default is training=True)")
+    return first
+
+
+def expect_output_dropout(train: torch.Tensor, evaluated: torch.Tensor, p: float, *,
+                          case: str, what: str) -> None:
+    """Dropout on the output: a fraction p of values zeroed, the others scaled by 1 / (1 - p)."""
+    zeroed = (train == 0) & (evaluated != 0)
+    fraction = zeroed.float().mean().item()
+    if abs(fraction - p) > 0.06:
+        fail(case, f"{what} in training mode zeroes {100 * fraction:.0f}% of its output, "
+             f"expected about {100 * p:.0f}% (dropout p={p})",
+             "apply dropout to the output, last, with the probability given to the constructor"
+             if fraction < p else "apply dropout once, at the output")
+    kept = ~zeroed
+    scaled = evaluated[kept] / (1 - p)
+    error = (train[kept] - scaled).abs().max().item()
+    if error > 1e-4 * (1 + scaled.abs().max().item()):
+        fail(case, f"{what} in training mode: the values dropout keeps are not the eval() values "
+             f"scaled by 1/(1-p) (largest error {error:.2e})",
+             "dropout belongs after the last layer only; nn.Dropout rescales the kept values for you")
+
+
+def expect_dropout_unbiased(train_forward: Callable[[], torch.Tensor], evaluated: torch.Tensor, *,
+                            samples: int, case: str, what: str) -> None:
+    """Inner dropout (attention weights): random in training, and right on average."""
+    with torch.no_grad():
+        outputs = torch.stack([train_forward() for _ in range(samples)])
+    if torch.equal(outputs[0], outputs[1]):
+        fail(case, f"{what} gives the same output twice in training mode with dropout > 0",
+             "the dropout probability given to the constructor must be used in training mode")
+    mean = outputs.mean(0)
+    relative = ((mean - evaluated).norm() / evaluated.norm()).item()
+    if relative > 0.08:
+        fail(case, f"{what}: averaged over {samples} training-mode calls, the output is "
+             f"{100 * relative:.0f}% away from the eval() output",
+             "dropout must keep the expected value: kept values are scaled by 1/(1-p) "
+             "(nn.Dropout does it); and dropout goes where the docstring says, nowhere else")

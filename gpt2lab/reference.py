@@ -1,0 +1,126 @@
+"""Hugging Face's GPT-2 as the reference, built with random weights chosen at run time.
+
+The suites never contain expected numbers: they build the reference module here with a seed,
+copy its weights into the learner's module and compare outputs. `transformers` is imported
+lazily, so an exercise whose reference is plain torch (LayerNorm) starts faster.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+from torch import nn
+
+
+def generator(seed: int) -> torch.Generator:
+    return torch.Generator().manual_seed(seed)
+
+
+def randn(*shape: int, seed: int, std: float = 1.0, mean: float = 0.0,
+          device: torch.device | str = "cpu") -> torch.Tensor:
+    """Normal noise drawn on the CPU (same values on every device), then moved to `device`."""
+    return (torch.randn(*shape, generator=generator(seed)) * std + mean).to(device)
+
+
+def randomize_(module: nn.Module, seed: int) -> nn.Module:
+    """Overwrite every parameter with seeded noise that makes classic mistakes visible.
+
+    Hugging Face's own initialisation sets biases to 0 and LayerNorm gains to 1, so a forgotten
+    bias or gain would go unnoticed; here biases are non-zero and gains differ from 1, and weights
+    have std 1/sqrt(fan_in) so attention scores are of order one (softmax far from uniform).
+    """
+    g = generator(seed)
+    with torch.no_grad():
+        for name, p in sorted(module.named_parameters()):
+            noise = torch.randn(p.shape, generator=g)
+            if isinstance(_owner(module, name), nn.LayerNorm):
+                value = 1.0 + 0.2 * noise if name.endswith("weight") else 0.2 * noise
+            elif p.dim() == 2:  # Conv1D (nx, nf) or an embedding (n, C)
+                fan_in = p.shape[0] if not isinstance(_owner(module, name), nn.Embedding) else 1
+                value = noise / math.sqrt(fan_in)
+            else:  # biases
+                value = 0.1 * noise
+            p.copy_(value)
+    return module
+
+
+def _owner(root: nn.Module, parameter_name: str) -> nn.Module:
+    return root.get_submodule(parameter_name.rpartition(".")[0]) if "." in parameter_name else root
+
+
+def hf_config(n_embd: int, n_head: int = 1, n_positions: int = 1024, n_layer: int = 1,
+              vocab_size: int = 50257, dropout: float = 0.0, eps: float = 1e-5):
+    """A transformers GPT2Config with eager attention (the plain softmax(QK^T/sqrt(d))V)."""
+    from transformers import GPT2Config
+
+    config = GPT2Config(n_embd=n_embd, n_head=n_head, n_positions=n_positions, n_layer=n_layer,
+                        vocab_size=vocab_size, resid_pdrop=dropout, embd_pdrop=dropout,
+                        attn_pdrop=dropout, layer_norm_epsilon=eps)
+    config._attn_implementation = "eager"
+    return config
+
+
+def gelu(x: torch.Tensor) -> torch.Tensor:
+    """GPT-2's activation exactly as transformers computes it (ACT2FN["gelu_new"])."""
+    from transformers.activations import ACT2FN
+
+    return ACT2FN["gelu_new"](x)
+
+
+@functools.lru_cache(maxsize=8)
+def layer_norm(n_embd: int, eps: float, seed: int) -> nn.LayerNorm:
+    """GPT-2's `ln_1`/`ln_2`/`ln_f` are torch's nn.LayerNorm (checked in tests/project)."""
+    return randomize_(nn.LayerNorm(n_embd, eps=eps), seed).eval()
+
+
+@functools.lru_cache(maxsize=8)
+def mlp(n_embd: int, seed: int, dropout: float = 0.0) -> nn.Module:
+    """transformers' GPT2MLP with random weights, in eval mode."""
+    from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
+
+    return randomize_(GPT2MLP(4 * n_embd, hf_config(n_embd, dropout=dropout)), seed).eval()
+
+
+class CausalAttention:
+    """transformers' GPT2Attention run inside GPT2Model, so that its causal mask is GPT-2's own.
+
+    A standalone GPT2Attention is not causal (transformers 5 builds the mask in GPT2Model).
+    We run a one-layer GPT2Model and, with hooks, feed our `x` straight into its first
+    attention layer and catch what that layer returns.
+    """
+
+    def __init__(self, n_embd: int, n_head: int, n_positions: int, seed: int):
+        from transformers import GPT2Model
+
+        self.model = GPT2Model(hf_config(n_embd, n_head, n_positions, vocab_size=1)).eval()
+        self.attn = randomize_(self.model.h[0].attn, seed)
+
+    def to(self, device: torch.device) -> CausalAttention:
+        self.model.to(device)
+        return self
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        caught: list[torch.Tensor] = []
+
+        def feed_x(module, args, kwargs):
+            return (x, *args[1:]), kwargs
+
+        def catch(module, args, output):
+            caught.append(output[0])
+
+        hooks = [self.attn.register_forward_pre_hook(feed_x, with_kwargs=True),
+                 self.attn.register_forward_hook(catch)]
+        try:
+            self.model(inputs_embeds=torch.zeros_like(x))
+        finally:
+            for hook in hooks:
+                hook.remove()
+        return caught[0]
+
+
+@functools.lru_cache(maxsize=8)
+def causal_attention(n_embd: int, n_head: int, n_positions: int, seed: int) -> CausalAttention:
+    return CausalAttention(n_embd, n_head, n_positions, seed)

@@ -1,0 +1,147 @@
+"""Compare a learner's output with the reference and explain the difference in the learner's terms.
+
+Every hidden suite goes through `expect_close` (tensors) or `fail` (anything else), so every
+failure reads the same way: the case, the shapes, the largest error and where, and, when the
+output matches a classic mistake computed on the same case, the name of that mistake and a hint.
+Expected values are never printed: only sizes of errors and positions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import torch
+
+
+class KataFailure(AssertionError):
+    """A check that failed, with an explanation meant for the learner."""
+
+    def __init__(self, message: str, *, diagnosis: str | None = None):
+        super().__init__(message)
+        self.diagnosis = diagnosis  # the name of a recognised classic mistake, if any
+
+
+@dataclass(frozen=True)
+class Mistake:
+    """A classic wrong implementation, evaluated on the same case as the reference."""
+
+    name: str  # "no causal mask"
+    hint: str  # what to change, in one or two sentences
+    output: torch.Tensor  # what that mistake returns on this case
+
+
+def fail(case: str, what: str, *lines: str, diagnosis: str | None = None) -> None:
+    """Raise a KataFailure whose message reads: case, what went wrong, then detail lines."""
+    body = "\n".join(f"  {line}" for line in lines if line)
+    raise KataFailure(f"case: {case}\n{what}\n{body}".rstrip(), diagnosis=diagnosis)
+
+
+def _shape(shape: Iterable[int]) -> str:
+    return "(" + ", ".join(str(n) for n in shape) + ")"
+
+
+def explain_shape(got: tuple[int, ...], expected: tuple[int, ...],
+                  known: Mapping[tuple[int, ...], str] | None = None) -> str:
+    """Say what a wrong shape most likely means."""
+    if known and got in known:
+        return known[got]
+    if sorted(got) == sorted(expected) and len(got) == len(expected):
+        swapped = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
+        return (f"the same sizes in another order (axes {swapped} differ): "
+                "an axis is swapped; use transpose/permute to move axes, not view/reshape")
+    if torch.Size(got).numel() == torch.Size(expected).numel():
+        return ("the same number of values in a different layout: "
+                "check which axes you split or merged")
+    return "check the shapes in the docstring, axis by axis"
+
+
+def _index(flat: int, shape: torch.Size) -> tuple[int, ...]:
+    index = []
+    for size in reversed(shape):
+        index.append(flat % size)
+        flat //= size
+    return tuple(reversed(index))
+
+
+def _max_error(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: float):
+    """(largest |error|, its index, how many values are out of tolerance)."""
+    error = (got.double() - expected.double()).abs()
+    allowed = atol + rtol * expected.double().abs()
+    flat = int(error.flatten().argmax())
+    return float(error.flatten()[flat]), _index(flat, expected.shape), int((error > allowed).sum())
+
+
+def expect_tensor(got: object, expected: torch.Tensor, *, case: str, what: str,
+                  shape_hints: Mapping[tuple[int, ...], str] | None = None) -> torch.Tensor:
+    """Check type, shape, dtype and device; return `got` as a tensor when all match."""
+    if not isinstance(got, torch.Tensor):
+        fail(case, f"{what} returned {type(got).__name__}, expected a torch.Tensor",
+             f"expected shape {_shape(expected.shape)}",
+             "did you forget a `return`?" if got is None else "")
+    if tuple(got.shape) != tuple(expected.shape):
+        fail(case, f"{what} has the wrong shape",
+             f"expected {_shape(expected.shape)}, got {_shape(got.shape)}",
+             "likely cause: " + explain_shape(tuple(got.shape), tuple(expected.shape), shape_hints))
+    if got.device != expected.device:
+        fail(case, f"{what} is on {got.device}, but the input was on {expected.device}",
+             "create new tensors on the input's device (device=x.device), or register them as buffers")
+    if got.dtype != expected.dtype:
+        fail(case, f"{what} has dtype {got.dtype}, expected {expected.dtype}",
+             "keep the input's dtype: create new tensors with dtype=x.dtype")
+    return got
+
+
+def expect_close(got: object, expected: torch.Tensor, *, case: str, what: str,
+                 atol: float, rtol: float, mistakes: Iterable[Mistake] = (),
+                 shape_hints: Mapping[tuple[int, ...], str] | None = None) -> None:
+    """Fail with an explanation unless |got - expected| <= atol + rtol * |expected| everywhere."""
+    got = expect_tensor(got, expected, case=case, what=what, shape_hints=shape_hints)
+    got, expected = got.detach(), expected.detach()
+    if not torch.isfinite(got).all() and torch.isfinite(expected).all():
+        bad = torch.nonzero(~torch.isfinite(got))[0].tolist()
+        fail(case, f"{what} contains NaN or inf (first at index {tuple(bad)})",
+             "look for a division by zero, a sqrt of a negative number or a softmax over only -inf")
+    largest, where, count = _max_error(got, expected, atol, rtol)
+    if count == 0:
+        return
+    lines = [f"largest error {largest:.2e} at index {where} "
+             f"(allowed: {atol:.0e} + {rtol:.0e}·|expected|)",
+             f"{count} of {expected.numel()} values are off ({100 * count / expected.numel():.1f}%)"]
+    for mistake in mistakes:
+        if mistake.output.shape != got.shape or _max_error(mistake.output, expected, atol, rtol)[2] == 0:
+            continue  # this mistake makes no difference on this case
+        if _max_error(got, mistake.output, 10 * atol, 10 * rtol)[2] == 0:
+            fail(case, f"{what} differs from GPT-2's", *lines,
+                 f"this looks like a classic mistake: {mistake.name}", f"hint: {mistake.hint}",
+                 diagnosis=mistake.name)
+    fail(case, f"{what} differs from GPT-2's", *lines)
+
+
+def expect_equal(got: object, expected: torch.Tensor, *, case: str, what: str,
+                 mistakes: Iterable[Mistake] = (),
+                 shape_hints: Mapping[tuple[int, ...], str] | None = None) -> None:
+    """Exact comparison, for pure data movement (splitting heads, token ids)."""
+    expect_close(got, expected, case=case, what=what, atol=0.0, rtol=0.0,
+                 mistakes=mistakes, shape_hints=shape_hints)
+
+
+def expect_loadable(module: object, state_dict: Mapping[str, torch.Tensor], *, case: str,
+                    what: str) -> None:
+    """Load a Hugging Face state dict into the learner's module, or explain why it cannot."""
+    if not isinstance(module, torch.nn.Module):
+        fail(case, f"{what} is a {type(module).__name__}, expected a torch.nn.Module",
+             "subclass nn.Module and call super().__init__() first")
+    own = module.state_dict()
+    missing = [k for k in state_dict if k not in own]
+    extra = [k for k in own if k not in state_dict]
+    misshaped = [f"{k}: yours {_shape(own[k].shape)}, GPT-2's {_shape(v.shape)}"
+                 for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
+    if missing or extra or misshaped:
+        fail(case, f"{what} cannot load GPT-2's weights",
+             f"missing (GPT-2 has them, you do not): {', '.join(missing)}" if missing else "",
+             f"unexpected (you have them, GPT-2 does not): {', '.join(extra)} — a fixed tensor such "
+             "as a mask must be a buffer registered with persistent=False" if extra else "",
+             *(f"wrong shape, {line}" for line in misshaped),
+             "use GPT-2's names and shapes exactly, as the docstring lists them")
+    module.load_state_dict(state_dict)

@@ -1,0 +1,1 @@
+pytest_plugins = ["gpt2lab.pytest_plugin"]

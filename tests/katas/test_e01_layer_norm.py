@@ -1,0 +1,96 @@
+"""Hidden suite for e01: LayerNorm against torch's nn.LayerNorm, which GPT-2's ln_1/ln_2/ln_f are."""
+
+import pytest
+import torch
+
+from gpt2lab import reference
+from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
+
+pytestmark = pytest.mark.kata("e01")
+
+ATOL, RTOL = 1e-5, 1e-5
+
+# (shape of x, std of x, mean of x, eps): GPT-2 124M's 768, odd sizes, 2-D and 4-D inputs,
+# tiny variances where the place of eps matters, and a non-default eps.
+CASES = [
+    pytest.param((2, 7, 768), 1.0, 0.0, 1e-5, id="C768-B2-T7"),
+    pytest.param((1, 1, 768), 3.0, 5.0, 1e-5, id="C768-B1-T1-offset"),
+    pytest.param((3, 5, 13), 1.0, 0.0, 1e-5, id="C13-B3-T5"),
+    pytest.param((4, 64), 2e-3, 0.0, 1e-5, id="C64-2d-small-variance"),
+    pytest.param((2, 3, 4, 40), 1e-3, 0.0, 1e-5, id="C40-4d-small-variance"),
+    pytest.param((2, 9, 96), 0.05, 0.0, 1e-3, id="C96-eps1e-3"),
+]
+
+
+def mistakes(x, ln):
+    w, b, eps = ln.weight, ln.bias, ln.eps
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=False)
+    return [
+        Mistake("unbiased variance", "GPT-2 divides by C, not C - 1: use var(..., unbiased=False) "
+                "(or correction=0), or ((x - mean) ** 2).mean(-1)",
+                (x - mean) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b),
+        Mistake("eps outside the square root", "add eps to the variance, then take the root: "
+                "sqrt(var + eps), not sqrt(var) + eps",
+                (x - mean) / (torch.sqrt(var) + eps) * w + b),
+        Mistake("eps ignored", "use the eps given to the constructor, inside the root",
+                (x - mean) / torch.sqrt(var + 1e-5) * w + b),
+        Mistake("gain and bias not applied", "finish with x_hat * weight + bias",
+                (x - mean) / torch.sqrt(var + eps)),
+    ]
+
+
+def test_parameters(kata):
+    ln = kata.LayerNorm(11)
+    names = {name: tuple(p.shape) for name, p in ln.named_parameters()}
+    if names != {"weight": (11,), "bias": (11,)}:
+        fail("LayerNorm(11)", "LayerNorm's learnable parameters are not GPT-2's",
+             f"expected weight (11,) and bias (11,), got {names or 'no parameters'}",
+             "create them with nn.Parameter so that they are learnt and saved")
+    if not (torch.equal(ln.weight.detach(), torch.ones(11)) and torch.equal(ln.bias.detach(), torch.zeros(11))):
+        fail("LayerNorm(11)", "a new LayerNorm must start as the identity map",
+             "initialise weight with ones and bias with zeros")
+
+
+def test_default_eps(kata, device):
+    """Called without eps, the layer must use 1e-5, as GPT-2 does."""
+    x = reference.randn(2, 3, 32, seed=7, std=1e-3, device=device)
+    ref = reference.layer_norm(32, 1e-5, 7).to(device)
+    ln = kata.LayerNorm(32).to(device)
+    expect_loadable(ln, ref.state_dict(), case="LayerNorm(32)", what="LayerNorm")
+    with torch.no_grad():
+        expect_close(ln(x), ref(x), case="LayerNorm(32), default eps, x of std 1e-3",
+                     what="LayerNorm.forward", atol=ATOL, rtol=RTOL, mistakes=mistakes(x, ref))
+
+
+@pytest.mark.parametrize("s", [1, 2])
+@pytest.mark.parametrize(("shape", "std", "mean", "eps"), CASES)
+def test_forward(kata, device, seed, s, shape, std, mean, eps):
+    case_seed = 1000 * seed + s
+    case = f"x of shape {shape}, std {std}, mean {mean}, eps {eps}, seed {case_seed}"
+    x = reference.randn(*shape, seed=case_seed, std=std, mean=mean, device=device)
+    ref = reference.layer_norm(shape[-1], eps, case_seed).to(device)
+    ln = kata.LayerNorm(shape[-1], eps=eps).to(device)
+    expect_loadable(ln, ref.state_dict(), case=case, what="LayerNorm")
+    with torch.no_grad():
+        expect_close(ln(x), ref(x), case=case, what="LayerNorm.forward", atol=ATOL, rtol=RTOL,
+                     mistakes=mistakes(x, ref))
+
+
+def test_gradients_flow(kata, device):
+    """weight and bias must be trainable: their gradients must equal the reference's."""
+    x = reference.randn(2, 5, 24, seed=3, device=device)
+    ref = reference.layer_norm(24, 1e-5, 3).to(device)
+    ln = kata.LayerNorm(24).to(device)
+    expect_loadable(ln, ref.state_dict(), case="LayerNorm(24)", what="LayerNorm")
+    ref_copy = torch.nn.LayerNorm(24).to(device)
+    ref_copy.load_state_dict(ref.state_dict())
+    (ln(x) ** 2).sum().backward()
+    (ref_copy(x) ** 2).sum().backward()
+    for name in ("weight", "bias"):
+        grad = getattr(ln, name).grad
+        if grad is None:
+            fail("LayerNorm(24), loss = sum(y**2)", f"LayerNorm.{name} gets no gradient",
+                 "use the parameter itself in forward (no .detach(), no .data, no torch.no_grad())")
+        expect_close(grad, getattr(ref_copy, name).grad, case="LayerNorm(24), loss = sum(y**2)",
+                     what=f"the gradient of LayerNorm.{name}", atol=1e-4, rtol=1e-4)
