@@ -32,6 +32,20 @@ EXERCISES: tuple[Exercise, ...] = (
              "Dividir el embedding en cabezas y volver a unirlas"),
     Exercise("e04", "e04_attention", "Causal multi-head self-attention",
              "Autoatención multicabezal causal", requires=("e02", "e03")),
+    Exercise("e05", "e05_block", "The transformer block: pre-norm, residuals, and clones",
+             "El bloque transformer: pre-norm, residuos y clones", requires=("e01", "e02", "e04")),
+    Exercise("e06", "e06_gpt2", "The whole GPT-2, with Hugging Face's weights",
+             "GPT-2 completo, con los pesos de Hugging Face", requires=("e05",)),
+    Exercise("e07", "e07_generate", "Text generation: greedy, temperature, top-k, top-p",
+             "Generación de texto: voraz, temperatura, top-k, top-p", requires=("e06",)),
+    Exercise("e08", "e08_kv_cache", "A key/value cache for fast generation",
+             "Una caché de claves y valores para generar rápido",
+             requires=("e06", "e07"), bonus=True),
+    Exercise("e09", "e09_bpe", "GPT-2's byte-level BPE tokenizer, from scratch",
+             "El tokenizador BPE por bytes de GPT-2, desde cero", bonus=True),
+    Exercise("e10", "e10_train_step", "A training step: loss, AdamW, schedule, clipping",
+             "Un paso de entrenamiento: pérdida, AdamW, lr, recorte",
+             requires=("e06",), bonus=True),
 )
 
 BY_ID = {exercise.id: exercise for exercise in EXERCISES}

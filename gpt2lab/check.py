@@ -45,6 +45,20 @@ class ExerciseResult:
             return NOT_STARTED
         return BLOCKED if self.blocked_by else FAILING
 
+    @property
+    def waiting_on(self) -> tuple[str, ...]:
+        """Not started only because earlier exercises it calls are not written (none of its own
+        code raised): e04 written, e02's Conv1D still a stub. Then those exercises come first."""
+        if self.status != NOT_STARTED or any(v.get("in_exercise") == self.exercise.id for v in self.graded):
+            return ()
+        return tuple(r for r in self.blocked_by if r in self.raised_in)
+
+    @property
+    def raised_in(self) -> set[str]:
+        """Other exercises whose files raised one of this exercise's failures."""
+        return {v["in_exercise"] for v in self.graded
+                if v["status"] != "passed" and v.get("in_exercise") not in (None, self.exercise.id)}
+
     def first_problem(self) -> dict | None:
         """The failure to explain first: a real failure before a part not written yet."""
         problems = [v for v in self.graded if v["status"] != "passed"]
@@ -73,8 +87,10 @@ def suite_files(suites: Path, exercises: list[catalog.Exercise]) -> list[Path]:
 
 def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root: Path = ROOT,
         suites: Path = ROOT / "tests" / "katas", device: str = "auto", seed: int = 0,
-        workers: int = 0, extra: list[str] = ()) -> list[ExerciseResult]:
-    """Run the suites of `exercises` against `impl_root/impl` and collect the verdicts."""
+        workers: int = 0, extra: list[str] = (), plugins: list[object] = ()) -> list[ExerciseResult]:
+    """Run the suites of `exercises` against `impl_root/impl` and collect the verdicts.
+
+    `plugins` are more pytest plugin objects (the grader's integrity guard)."""
     import pytest
 
     files = [f for f in suite_files(suites, exercises) if f.exists()]
@@ -87,16 +103,33 @@ def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root
     quiet = open(os.devnull, "w")  # pytest's own dots and summary: the learner reads ours instead
     saved, sys.stdout = sys.stdout, quiet
     try:
-        pytest.main(args, plugins=[collector])
+        code = pytest.main(args, plugins=[collector, *plugins])
     finally:
         sys.stdout = saved
         quiet.close()
-    if collector.errors:
+    if collector.errors:  # first: pytest reports collection errors as INTERRUPTED too
         raise RuntimeError("the hidden suites could not be collected:\n" + "\n".join(collector.errors))
+    if code == pytest.ExitCode.INTERRUPTED:
+        raise KeyboardInterrupt
+    if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
+        raise RuntimeError(f"pytest could not run the hidden suites ({code.name}); see the message above")
     results = {e.id: ExerciseResult(e) for e in exercises}
     for verdict in collector.verdicts:
         results[verdict["exercise"]].verdicts.append(verdict)
-    for result in results.values():
-        result.blocked_by = tuple(r for r in result.exercise.requires
-                                  if r in results and results[r].status != PASSED)
+    link_blocked(list(results.values()))
     return list(results.values())
+
+
+def link_blocked(results: list[ExerciseResult]) -> None:
+    """Set each result's blocked_by: the exercises it builds on that do not pass.
+
+    Those are the ones listed in its `requires` that were checked and do not pass, and those whose
+    files raised one of its failures (known even when only this exercise was checked).
+    """
+    by_id = {r.exercise.id: r for r in results}
+    for result in results:
+        raised = result.raised_in
+        candidates = [*result.exercise.requires, *sorted(raised - set(result.exercise.requires))]
+        result.blocked_by = tuple(
+            r for r in candidates
+            if (r in by_id and by_id[r].status != PASSED) or (r not in by_id and r in raised))

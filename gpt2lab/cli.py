@@ -8,6 +8,8 @@ import sys
 from pathlib import Path
 
 from gpt2lab import catalog
+from gpt2lab.demo import add_arguments as demo_arguments
+from gpt2lab.train import add_arguments as train_arguments
 
 
 def _exercises(names: list[str]) -> list[catalog.Exercise]:
@@ -25,6 +27,10 @@ def check(args: argparse.Namespace) -> int:
 
     exercises = _exercises(args.exercises)
     root = Path(args.root).resolve()
+    if not (root / args.impl).is_dir():
+        print(f"gpt2lab: there is no {args.impl}/ folder in {root}; run from the repository root "
+              "or pass --root", file=sys.stderr)
+        return 2
     try:
         results = runner.run(exercises, impl=args.impl, impl_root=root, suites=Path(args.suites).resolve(),
                              device=args.device, seed=args.seed, workers=args.workers)
@@ -36,6 +42,7 @@ def check(args: argparse.Namespace) -> int:
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
     header = f"GPT-2 kata — checking {root.name}/{args.impl}/ on {device} (torch {torch.__version__})"
     print(render(results, header=header, verbose=args.verbose))
+    _warn_integrity(root / args.impl, exercises)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {r.exercise.id: {"status": r.status, "passed": r.passed, "cases": len(r.graded),
@@ -43,9 +50,27 @@ def check(args: argparse.Namespace) -> int:
     return 0 if all(r.status == runner.PASSED for r in results) else 1
 
 
-def main(argv: list[str] | None = None) -> int:
+def _warn_integrity(package: Path, exercises: list[catalog.Exercise]) -> None:
+    """Say now what the grader would refuse (an import of transformers, ...), not after grading."""
+    from gpt2lab import integrity
+
+    for exercise in exercises:
+        found = integrity.scan(package, exercise.module)
+        if found:
+            print(f"\nWarning: the grader gives {exercise.id} zero points as it is, whatever this check says:")
+            print("\n".join(f"  {violation}" for violation in found))
+
+
+def _default_root() -> Path:
+    """The repository being worked on: the current directory when it holds exercises/."""
     from gpt2lab.check import ROOT
 
+    cwd = Path.cwd()
+    return cwd if (cwd / "exercises").is_dir() and (cwd / "tests" / "katas").is_dir() else ROOT
+
+
+def main(argv: list[str] | None = None) -> int:
+    ROOT = _default_root()
     parser = argparse.ArgumentParser(prog="gpt2lab", description="The GPT-2 kata.")
     commands = parser.add_subparsers(dest="command", required=True)
 
@@ -61,5 +86,145 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--json", help="also write the verdicts to this file")
     p.set_defaults(run=check)
 
+    p = commands.add_parser("hint", help="the next hint of an exercise, one step at a time")
+    p.add_argument("exercise", nargs="?", help="e.g. e04")
+    p.add_argument("--lang", choices=("en", "es"), help="language (default: from LC_ALL/LANG, else en)")
+    p.add_argument("--all", dest="show_all", action="store_true", help="every hint of the exercise")
+    p.add_argument("--reset", action="store_true", help="start the hints over (all exercises if none named)")
+    p.add_argument("--root", default=str(ROOT), help="repository whose .gpt2lab/hints.json keeps your place")
+    p.set_defaults(run=hint)
+
+    p = commands.add_parser("watch", help="check again every time you save a file in exercises/")
+    p.add_argument("exercises", nargs="*", help="restrict the course to these (default: all)")
+    p.add_argument("--impl", default="exercises", help="package to watch")
+    p.add_argument("--root", default=str(ROOT), help="directory that contains the package")
+    p.add_argument("--suites", default=str(ROOT / "tests" / "katas"), help="directory of the hidden suites")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("--seed", type=int, default=0, help="base seed of the generated cases")
+    p.add_argument("--once", action="store_true", help="check once and stop")
+    p.add_argument("--max-runs", type=int, help="stop after this many checks")
+    p.add_argument("--timeout", type=float, help="stop after this many seconds")
+    p.add_argument("--interval", type=float, default=0.1, help="seconds between looks at the files")
+    p.set_defaults(run=watch)
+
+    p = commands.add_parser("env", help="exercise zero: Python, torch, GPU, and the offline reference")
+    p.set_defaults(run=env)
+
+    p = commands.add_parser("grade", help="grade a submission with this repository's suites (grades.json)")
+    p.add_argument("exercises", nargs="*", help="e.g. e04 (default: all)")
+    p.add_argument("--submission", default=str(ROOT),
+                   help="root of the repository to grade: only its exercises/*.py are read (default: this one)")
+    p.add_argument("--out", help="where to write grades.json (default: SUBMISSION/grades.json)")
+    p.add_argument("--kata-seed", type=int, help="base seed of the cases (default: drawn now, and recorded)")
+    p.add_argument("--timeout", type=float, help="seconds per exercise (default: grading.toml)")
+    p.add_argument("--memory", type=int, help="MiB per exercise (default: grading.toml)")
+    p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("-j", "--jobs", type=int, help="exercises graded at once (default: CPU cores, at most 4)")
+    p.add_argument("--config", help="the grading.toml to use (default: this repository's)")
+    p.set_defaults(run=grade)
+
+    p = commands.add_parser("student", help="build the repository handed to students (no solutions, one commit)")
+    p.add_argument("outdir", help="a new directory")
+    p.set_defaults(run=student)
+
+    p = commands.add_parser("classroom", help="write .github/workflows/classroom.yml (catalogue + grading.toml)")
+    p.add_argument("--check", action="store_true", help="only say whether the file is up to date")
+    p.set_defaults(run=classroom)
+
+    p = commands.add_parser("train", help="train your GPT-2 on a text file and watch the loss fall (e10)")
+    train_arguments(p, ROOT)
+    p.set_defaults(run=train)
+
+    p = commands.add_parser("demo", help="your GPT-2 continues a prompt, with OpenAI's weights (e05-e07)")
+    demo_arguments(p, ROOT)
+    p.set_defaults(run=demo)
+
     args = parser.parse_args(argv)
     return args.run(args)
+
+
+def hint(args: argparse.Namespace) -> int:
+    from gpt2lab import hints
+
+    return hints.main(args.exercise, lang=args.lang, show_all=args.show_all, reset=args.reset,
+                      root=Path(args.root).resolve())
+
+
+def watch(args: argparse.Namespace) -> int:
+    from gpt2lab import watch as watcher
+
+    return watcher.main(_exercises(args.exercises), impl=args.impl, root=Path(args.root).resolve(),
+                        suites=Path(args.suites).resolve(), device=args.device, seed=args.seed,
+                        once=args.once, max_runs=args.max_runs, timeout=args.timeout,
+                        interval=args.interval)
+
+
+def env(args: argparse.Namespace) -> int:
+    from gpt2lab import env as environment
+
+    return environment.main()
+
+
+def grade(args: argparse.Namespace) -> int:
+    from gpt2lab import grading
+
+    exercises = _exercises(args.exercises)
+    submission = Path(args.submission).resolve()
+    out = Path(args.out) if args.out else submission / "grades.json"
+    try:
+        config = grading.Config.load(Path(args.config)) if args.config else grading.Config.load()
+        print(f"gpt2lab: grading {submission} with the suites of {grading.ROOT} ...", flush=True)
+        grades = grading.grade(submission, exercises, seed=args.kata_seed, config=config,
+                               timeout=args.timeout, memory=args.memory, device=args.device, jobs=args.jobs)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2
+    out.write_text(json.dumps(grades, indent=1) + "\n")
+    print(grading.summary(grades))
+    problem = next((e for e in grades["exercises"] if e["status"] != "passed"), None)
+    if problem:
+        print(f"\n{problem['id']} ({problem['status']}): {problem['explanation']}")
+    print(f"\ngrades.json: {out}")
+    return 0 if all(e["status"] == "passed" for e in grades["exercises"]) else 1
+
+
+def student(args: argparse.Namespace) -> int:
+    from gpt2lab import student as builder
+
+    try:
+        out = builder.build(Path(args.outdir))
+    except (FileExistsError, ValueError, RuntimeError) as error:
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2
+    print(f"gpt2lab: the student repository is in {out} (one commit, no solutions/). Push it as the "
+          "starter (template) repository of your GitHub Classroom assignment.")
+    return 0
+
+
+def classroom(args: argparse.Namespace) -> int:
+    from gpt2lab import grading
+
+    text = grading.classroom_workflow()
+    current = grading.WORKFLOW.read_text() if grading.WORKFLOW.exists() else None
+    if args.check:
+        if current != text:
+            print(f"gpt2lab: {grading.WORKFLOW} is not up to date: run `nox -s classroom`", file=sys.stderr)
+            return 1
+        print(f"gpt2lab: {grading.WORKFLOW} is up to date")
+        return 0
+    grading.WORKFLOW.parent.mkdir(parents=True, exist_ok=True)
+    grading.WORKFLOW.write_text(text)
+    print(f"gpt2lab: wrote {grading.WORKFLOW} ({len(grading.Config.load().points)} graded exercises)")
+    return 0
+
+
+def train(args: argparse.Namespace) -> int:
+    from gpt2lab import train as trainer
+
+    return trainer.main(args)
+
+
+def demo(args: argparse.Namespace) -> int:
+    from gpt2lab import demo as writer
+
+    return writer.main(args)

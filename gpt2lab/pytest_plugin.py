@@ -14,6 +14,7 @@ for the learner. The checker (gpt2lab.check) reads only that; it survives pytest
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -49,6 +50,9 @@ def pytest_configure(config: pytest.Config) -> None:
     # fp32 everywhere: TF32 would make CUDA results differ from the CPU by ~1e-3.
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
+    workers = getattr(config, "workerinput", {}).get("workercount")
+    if workers:  # pytest-xdist: share the cores between workers instead of oversubscribing them
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) // workers))
     root = Path(config.getoption("--impl-root") or config.rootpath).resolve()
     config.stash[_root_key] = root
     if str(root) not in sys.path:
@@ -115,8 +119,16 @@ def classify(excinfo: pytest.ExceptionInfo | None, root: Path, package: str) -> 
     """Turn an exception into a status and a message in the learner's terms."""
     if excinfo is None:
         return {"status": "error", "message": "the test failed without an exception"}
-    error = excinfo.value
     learner_dir = root / package
+    verdict = _classify(excinfo, learner_dir)
+    source = _learner_file(excinfo, learner_dir)
+    if source is not None:  # which exercise's file raised it: e04's check can fail in e02's code
+        verdict["in_exercise"] = source
+    return verdict
+
+
+def _classify(excinfo: pytest.ExceptionInfo, learner_dir: Path) -> dict:
+    error = excinfo.value
     if isinstance(error, NotImplementedError):
         return {"status": "not_started", "message": str(error) or "NotImplementedError"}
     if isinstance(error, KataFailure):
@@ -135,13 +147,30 @@ def classify(excinfo: pytest.ExceptionInfo | None, root: Path, package: str) -> 
     return {"status": "error", "message": f"your code raised {head}\n{where}"}
 
 
-def learner_frame(tb, learner_dir: Path) -> str | None:
-    """The deepest frame of the traceback that is in the learner's files, formatted as a pointer."""
+def _deepest_learner_frame(tb, learner_dir: Path) -> traceback.FrameSummary | None:
     found = None
     for frame in traceback.extract_tb(tb):
-        path = Path(frame.filename)
-        if path.is_relative_to(learner_dir):
+        if Path(frame.filename).is_relative_to(learner_dir):
             found = frame
+    return found
+
+
+def _learner_file(excinfo: pytest.ExceptionInfo, learner_dir: Path) -> str | None:
+    """The id of the exercise whose file raised the exception, when it is one of the learner's."""
+    error = excinfo.value
+    if isinstance(error, SyntaxError) and error.filename:
+        path = Path(error.filename)
+    else:
+        frame = _deepest_learner_frame(excinfo.tb, learner_dir)
+        path = Path(frame.filename) if frame else None
+    if path is None or not path.is_relative_to(learner_dir):
+        return None
+    return next((e.id for e in catalog.EXERCISES if e.module == path.stem), None)
+
+
+def learner_frame(tb, learner_dir: Path) -> str | None:
+    """The deepest frame of the traceback that is in the learner's files, formatted as a pointer."""
+    found = _deepest_learner_frame(tb, learner_dir)
     if found is None:
         return None
     rel = Path(found.filename).relative_to(learner_dir.parent)

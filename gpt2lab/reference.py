@@ -101,26 +101,121 @@ class CausalAttention:
         self.model.to(device)
         return self
 
-    @torch.no_grad()
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        caught: list[torch.Tensor] = []
+        return run_inside(self.model, self.attn, x)
 
-        def feed_x(module, args, kwargs):
-            return (x, *args[1:]), kwargs
 
-        def catch(module, args, output):
-            caught.append(output[0])
+@torch.no_grad()
+def run_inside(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Run a GPT2Model with `x` fed straight into `layer`, one of its layers; return its output.
 
-        hooks = [self.attn.register_forward_pre_hook(feed_x, with_kwargs=True),
-                 self.attn.register_forward_hook(catch)]
-        try:
-            self.model(inputs_embeds=torch.zeros_like(x))
-        finally:
-            for hook in hooks:
-                hook.remove()
-        return caught[0]
+    The model runs as usual (so it builds its causal mask); hooks replace the layer's input with
+    `x` and catch what the layer returns.
+    """
+    caught: list[torch.Tensor] = []
+
+    def feed_x(module, args, kwargs):
+        return (x, *args[1:]), kwargs
+
+    def catch(module, args, output):
+        caught.append(output[0] if isinstance(output, tuple) else output)  # GPT2Block: a tensor
+
+    hooks = [layer.register_forward_pre_hook(feed_x, with_kwargs=True), layer.register_forward_hook(catch)]
+    try:
+        model(inputs_embeds=torch.zeros_like(x))
+    finally:
+        for hook in hooks:
+            hook.remove()
+    return caught[0]
 
 
 @functools.lru_cache(maxsize=8)
 def causal_attention(n_embd: int, n_head: int, n_positions: int, seed: int) -> CausalAttention:
     return CausalAttention(n_embd, n_head, n_positions, seed)
+
+
+class CausalBlock:
+    """transformers' GPT2Block (ln_1, attention, ln_2, MLP and the two residual additions), run
+    inside a one-layer GPT2Model like CausalAttention, so that its attention is causal."""
+
+    def __init__(self, n_embd: int, n_head: int, n_positions: int, eps: float, seed: int):
+        from transformers import GPT2Model
+
+        self.model = GPT2Model(hf_config(n_embd, n_head, n_positions, vocab_size=1, eps=eps)).eval()
+        self.block = randomize_(self.model.h[0], seed)
+
+    def to(self, device: torch.device) -> CausalBlock:
+        self.model.to(device)
+        return self
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return run_inside(self.model, self.block, x)
+
+
+@functools.lru_cache(maxsize=8)
+def causal_block(n_embd: int, n_head: int, n_positions: int, eps: float, seed: int) -> CausalBlock:
+    return CausalBlock(n_embd, n_head, n_positions, eps, seed)
+
+
+def causal_attention_of(attn: nn.Module, x: torch.Tensor, n_head: int) -> torch.Tensor:
+    """softmax(q k^T / sqrt(hs), causal) v with the weights of a GPT2Attention, written out, so that
+    suites can build classic mistakes of a block around it. (B, T, C) -> (B, T, C)."""
+    B, T, C = x.shape
+    q, k, v = (x @ attn.c_attn.weight + attn.c_attn.bias).split(C, dim=2)
+    q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
+    future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+    scores = (q @ k.transpose(-2, -1) / math.sqrt(C // n_head)).masked_fill(future, float("-inf"))
+    y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C)
+    return y @ attn.c_proj.weight + attn.c_proj.bias
+
+
+@functools.lru_cache(maxsize=16)  # one GPT-2 124M and small ones
+def lm_model(n_embd: int, n_head: int, n_positions: int, n_layer: int, vocab_size: int,
+             seed: int) -> nn.Module:
+    """transformers' GPT2LMHeadModel (head tied to wte) with random weights, in eval mode.
+
+    The token embeddings get std 1/sqrt(n_embd) instead of randomize_'s 1, so that logits are of
+    order one as in a trained GPT-2 and float32 rounding stays far below the suites' 1e-4.
+    """
+    from transformers import GPT2LMHeadModel
+
+    config = hf_config(n_embd, n_head, n_positions, n_layer, vocab_size)
+    if vocab_size <= config.eos_token_id:  # small test vocabularies: keep GPT-2's special ids inside
+        config.bos_token_id = config.eos_token_id = vocab_size - 1
+    with _no_init_weights():  # randomize_ overwrites every parameter: skip transformers' own init
+        model = GPT2LMHeadModel(config)
+    model.tie_weights()
+    model = randomize_(model, seed).eval()
+    assert model.lm_head.weight is model.transformer.wte.weight, "GPT2LMHeadModel's head is not tied"
+    with torch.no_grad():
+        model.transformer.wte.weight.mul_(n_embd**-0.5)
+    return model
+
+
+class ContextTooLong(ValueError):
+    """Raised by Logits when it is given more tokens than its context holds."""
+
+
+class Logits(nn.Module):
+    """A Hugging Face GPT2LMHeadModel seen as the kata's GPT2: model(idx) -> logits (B, T, V), and
+    model.config.n_positions. Lets the generation suite test sampling on GPT-2's own model."""
+
+    def __init__(self, hf_model: nn.Module):
+        super().__init__()
+        self.hf = hf_model
+        self.config = hf_model.config
+
+    def forward(self, idx: torch.Tensor) -> torch.Tensor:
+        if idx.size(1) > self.config.n_positions:
+            raise ContextTooLong(f"the model was given {idx.size(1)} tokens, but its context holds "
+                                 f"n_positions={self.config.n_positions}")
+        return self.hf(idx).logits
+
+
+def _no_init_weights():
+    """transformers' context manager that skips weight initialisation (it moved in version 5)."""
+    try:
+        from transformers.initialization import no_init_weights
+    except ImportError:
+        from transformers.modeling_utils import no_init_weights
+    return no_init_weights()

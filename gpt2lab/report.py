@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 
+from gpt2lab import catalog
 from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult
 
 MARKS = {PASSED: ("✔", "ok"), FAILING: ("✘", "XX"), NOT_STARTED: ("·", ".."),
@@ -69,6 +70,10 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
     problem = result.first_problem()
     if problem is None:
         return lines
+    if result.waiting_on:
+        lines.append(f"{exercise.id} cannot run yet: it calls code of {', '.join(result.waiting_on)} "
+                     f"that is not written yet ({problem['message']}). Do {result.waiting_on[0]} first.")
+        return lines
     if result.status == NOT_STARTED:
         lines.append(f"{exercise.id} is not started: open {exercise.path} and replace each "
                      "`raise NotImplementedError` with your code.")
@@ -90,6 +95,13 @@ def _case_status(verdict: dict) -> str:
     return {"passed": PASSED, "not_started": NOT_STARTED, "skipped": MISSING}.get(verdict["status"], FAILING)
 
 
+def _blocker(result: ExerciseResult, results: list[ExerciseResult]) -> catalog.Exercise:
+    """The exercise to fix first when `result` is blocked: the first one it waits for."""
+    first = result.blocked_by[0]
+    known = {r.exercise.id: r.exercise for r in results}
+    return known.get(first) or catalog.BY_ID.get(first, result.exercise)
+
+
 def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
            style: Style | None = None) -> str:
     style = style or Style()
@@ -97,17 +109,21 @@ def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
     done = sum(r.status == PASSED for r in results)
     if len(results) > 1:
         lines += ["", f"  progress {style.bar(done, len(results))} {done}/{len(results)} passed"]
-    todo = next((r for r in results if r.status != PASSED), None)
+    todo = next((r for r in results if r.status not in (PASSED, MISSING)), None)  # one the learner can do
     shown = results if verbose else [todo] if todo else []
     for result in shown:
         detail = explain(result, style, verbose=verbose)
         if detail:
             lines += ["", *detail]
     lines.append("")
-    if todo is None:
+    untested = [r.exercise.id for r in results if r.status == MISSING]
+    if todo is None and untested:
+        lines.append(f"Everything with tests passes; no hidden suite found for {', '.join(untested)}.")
+    elif todo is None:
         lines.append("All done. Try `nox -s demo` to see your GPT-2 write." if len(results) > 1
                      else f"{results[0].exercise.id} passes. Run `nox -s check` for the whole course.")
     else:
-        lines.append(f"Next: {todo.exercise.id} — {todo.exercise.path}. Details: "
-                     f"`nox -s check -- {todo.exercise.id} -v`; a hint: `nox -s hint -- {todo.exercise.id}`.")
+        target = _blocker(todo, results) if todo.status == BLOCKED or todo.waiting_on else todo.exercise
+        lines.append(f"Next: {target.id} — {target.path}. Details: "
+                     f"`nox -s check -- {target.id} -v`; a hint: `nox -s hint -- {target.id}`.")
     return "\n".join(lines)

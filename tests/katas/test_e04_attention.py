@@ -47,8 +47,9 @@ def attention(x, attn, n_head, *, causal=True, mask_after=False, scale="sqrt", s
 
 
 def mistakes(x, attn, n_head):
+    """A generator: the variants are computed only when the output is wrong."""
     variant = lambda **flags: attention(x, attn, n_head, **flags)  # noqa: E731
-    return [
+    yield from [
         Mistake("no causal mask", "each position must only see itself and earlier positions: set "
                 "scores[..., t, s] = -inf where s > t, before the softmax", variant(causal=False)),
         Mistake("mask applied after the softmax", "mask the scores with -inf *before* the softmax, so "

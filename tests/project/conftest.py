@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import shutil
+import uuid
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,9 @@ def make_package(tmp_path: Path, source: Path, edits: dict[str, list[tuple[str, 
     Each edit (old, new) must match the file exactly once, so a mutant can never silently
     become the unchanged solution when the solution is rewritten.
     """
-    name = f"variant_{next(_counter)}_{source.name}"
+    # unique in this process even when this module is imported twice (as a conftest and by a test
+    # module): a package name already in sys.modules would silently import the older copy
+    name = f"variant_{next(_counter)}_{uuid.uuid4().hex[:8]}_{source.name}"
     target = tmp_path / name
     shutil.copytree(source, target, ignore=shutil.ignore_patterns("__pycache__"))
     for module, changes in (edits or {}).items():
@@ -31,6 +34,17 @@ def make_package(tmp_path: Path, source: Path, edits: dict[str, list[tuple[str, 
             text = text.replace(old, new)
         path.write_text(text)
     return name
+
+
+def make_submission(tmp_path: Path, source: Path = ROOT / "solutions",
+                    edits: dict[str, list[tuple[str, str]]] | None = None) -> Path:
+    """A repository-like directory whose exercises/ is a copy of `source` with `edits` applied
+    (what `nox -s grade -- --submission DIR` reads); returns the directory."""
+    package = make_package(tmp_path, source, edits)
+    submission = tmp_path / f"{package}-repo"
+    submission.mkdir()
+    shutil.move(tmp_path / package, submission / "exercises")
+    return submission
 
 
 @pytest.fixture

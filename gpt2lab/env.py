@@ -1,0 +1,226 @@
+"""Exercise zero: is this machine ready for the kata? (`nox -s env`)
+
+Reports Python, torch, CUDA and the GPU (name, memory, fp16/bf16), the device the checks will use,
+and whether the reference works offline: a tiny GPT2LMHeadModel built from a config (no download)
+and GPT-2's tokenizer shipped in gpt2lab/data/gpt2, with HF_HUB_OFFLINE=1. A missing GPU is not a
+problem (the checks run on the CPU); a missing package or a broken reference is.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import platform
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+TOKENIZER = Path(__file__).resolve().parent / "data" / "gpt2"
+HELLO_WORLD = [15496, 995]  # GPT-2's ids for "Hello world"
+PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
+INSTALL = "python -m pip install -e .   (from the repository root, with the Python that runs nox)"
+COLAB_GPU = "on Colab: Runtime > Change runtime type > T4 GPU, then run `nox -s env` again"
+
+
+@dataclass
+class GPU:
+    name: str
+    memory_gib: float
+    free_gib: float | None
+    capability: tuple[int, int]
+    bf16: str  # "yes", "emulated" or "no"
+    fp16: bool
+    computes: str | None = None  # None when a small matmul on it matched the CPU, else the error
+
+
+@dataclass
+class Facts:
+    python: str
+    executable: str
+    versions: dict[str, str | None]  # pip name -> version, None when not installed
+    torch_cuda_build: str | None = None  # torch.version.cuda: None for a CPU-only build
+    cuda_available: bool = False
+    gpus: list[GPU] = field(default_factory=list)
+    mps: bool = False
+    reference: str | None = None  # None when the offline reference check passed, else what failed
+
+    @property
+    def missing(self) -> list[str]:
+        return [name for name, version in self.versions.items() if version is None]
+
+    @property
+    def device(self) -> str:
+        return "cuda" if self.cuda_available else "cpu"
+
+
+def requirements() -> list[str]:
+    """The pip names of the kata's dependencies: pyproject.toml's list, else the installed metadata."""
+    if PYPROJECT.exists():
+        block = re.search(r"^dependencies\s*=\s*\[(.*?)^\]", PYPROJECT.read_text(), re.S | re.M)
+        requires = re.findall(r'^\s*"([^"]+)"', block.group(1), re.M) if block else []
+    else:
+        requires = importlib.metadata.requires("gpt2lab") or []
+    return [re.match(r"[A-Za-z0-9_.\-]+", r).group(0) for r in requires if _applies(r)]
+
+
+def _applies(requirement: str) -> bool:
+    """Whether a requirement's environment marker ("; python_version < '3.11'") holds here."""
+    if ";" not in requirement:
+        return True
+    try:
+        from packaging.requirements import Requirement  # comes with pip, setuptools and pytest
+    except ImportError:
+        return False  # cannot tell: a conditional requirement is not reported as missing
+    marker = Requirement(requirement).marker
+    return marker is None or marker.evaluate({"extra": ""})
+
+
+def _version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+def missing_packages() -> list[str]:
+    """The kata's dependencies that are not installed in this Python (what the Colab notebook installs)."""
+    return [name for name in requirements() if _version(name) is None]
+
+
+def _bf16(torch) -> str:
+    try:
+        native = torch.cuda.is_bf16_supported(including_emulation=False)
+    except TypeError:  # torch older than 2.3 has no including_emulation
+        native = torch.cuda.is_bf16_supported()
+    if native:
+        return "yes"
+    return "emulated" if torch.cuda.is_bf16_supported() else "no"
+
+
+def _gpu_computes(torch, index: int) -> str | None:
+    """A small fp32 matmul on the GPU must match the CPU's (TF32 off, as in the checks)."""
+    try:
+        torch.backends.cuda.matmul.allow_tf32 = False
+        a = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
+        on_gpu = (a.to(f"cuda:{index}") @ a.to(f"cuda:{index}")).cpu()
+        error = (on_gpu - a @ a).abs().max().item()
+        return None if error < 1e-4 else f"a 64x64 matmul differs from the CPU by {error:.1e}"
+    except RuntimeError as problem:  # driver or kernel image problems surface here
+        return f"{type(problem).__name__}: {problem}".splitlines()[0]
+
+
+def gather() -> Facts:
+    facts = Facts(python=platform.python_version(), executable=sys.executable,
+                  versions={name: _version(name) for name in requirements()})
+    if facts.versions.get("torch") is None:
+        return facts
+    import torch
+
+    facts.torch_cuda_build = torch.version.cuda
+    facts.cuda_available = torch.cuda.is_available()
+    facts.mps = bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+    for index in range(torch.cuda.device_count() if facts.cuda_available else 0):
+        props = torch.cuda.get_device_properties(index)
+        try:
+            free = torch.cuda.mem_get_info(index)[0] / 2**30
+        except RuntimeError:
+            free = None
+        capability = (props.major, props.minor)
+        facts.gpus.append(GPU(props.name, props.total_memory / 2**30, free, capability,
+                              _bf16(torch), capability >= (5, 3), _gpu_computes(torch, index)))
+    if facts.versions.get("transformers") is not None:
+        facts.reference = reference_problem()
+    return facts
+
+
+def reference_problem() -> str | None:
+    """Build the reference offline; None when it works, else what went wrong."""
+    saved = {name: os.environ.get(name) for name in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")}
+    os.environ.update(dict.fromkeys(saved, "1"))  # read by huggingface_hub when transformers is imported
+    try:
+        return _reference_problem()
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _reference_problem() -> str | None:
+    try:
+        import torch
+        from transformers import GPT2Config, GPT2LMHeadModel, GPT2TokenizerFast
+
+        config = GPT2Config(n_embd=16, n_head=2, n_layer=1, n_positions=8, vocab_size=64,
+                            bos_token_id=0, eos_token_id=0)
+        model = GPT2LMHeadModel(config).eval()
+        with torch.no_grad():
+            logits = model(torch.tensor([[1, 2, 3]])).logits
+        if tuple(logits.shape) != (1, 3, 64):
+            return f"a tiny GPT2LMHeadModel returned logits of shape {tuple(logits.shape)}, expected (1, 3, 64)"
+        ids = GPT2TokenizerFast.from_pretrained(str(TOKENIZER))("Hello world")["input_ids"]
+    except Exception as problem:  # anything here means the reference is unusable: report it, do not crash
+        return f"{type(problem).__name__}: {problem}".splitlines()[0]
+    if ids != HELLO_WORLD:
+        return f"the shipped tokenizer encodes 'Hello world' as {ids}, expected {HELLO_WORLD}"
+    return None
+
+
+def report(facts: Facts) -> tuple[list[str], bool]:
+    """The lines to print, and whether the kata can run here."""
+    ok = True
+    lines = ["GPT-2 kata — your environment", "",
+             f"  Python        {facts.python}  ({facts.executable})"]
+    for name, version in facts.versions.items():
+        lines.append(f"  {name:<13} {version or 'MISSING'}")
+    if facts.missing:
+        ok = False
+        lines += ["", f"  Missing: {', '.join(facts.missing)}. Install them with:", f"    {INSTALL}"]
+    if facts.versions.get("torch") is not None:
+        lines += ["", *_gpu_lines(facts)]
+        ok = ok and not any(gpu.computes for gpu in facts.gpus)
+    if facts.versions.get("transformers") is not None and facts.versions.get("torch") is not None:
+        lines.append("")
+        if facts.reference is None:
+            lines += ["  reference     works offline: a tiny GPT2LMHeadModel runs,",
+                      f"                and the shipped tokenizer encodes 'Hello world' as {HELLO_WORLD}"]
+        else:
+            ok = False
+            lines += ["  reference     BROKEN (offline, HF_HUB_OFFLINE=1): " + facts.reference,
+                      f"                reinstall it: {INSTALL}"]
+    lines += ["", "Ready: run `nox -s check` to see where you stand." if ok
+              else "Not ready: fix what is marked above, then run `nox -s env` again."]
+    return lines, ok
+
+
+def _gpu_lines(facts: Facts) -> list[str]:
+    lines = []
+    if not facts.gpus:
+        why = ("this torch is a CPU-only build" if facts.torch_cuda_build is None
+               else f"torch is built for CUDA {facts.torch_cuda_build}, but no GPU or driver is visible")
+        lines.append(f"  CUDA          not available: {why}")
+        if facts.mps:
+            lines.append("  Apple GPU     available (mps), but the checks compare on the CPU or CUDA only")
+        lines += ["  checks run on cpu. Every exercise passes on the CPU; a GPU only makes the larger "
+                  "cases faster.", f"  To use a GPU {COLAB_GPU}."]
+        return lines
+    lines.append(f"  CUDA          available (torch built for CUDA {facts.torch_cuda_build}), "
+                 f"{len(facts.gpus)} GPU{'s' if len(facts.gpus) > 1 else ''}")
+    for index, gpu in enumerate(facts.gpus):
+        free = f", {gpu.free_gib:.1f} GiB free" if gpu.free_gib is not None else ""
+        lines += [f"  GPU {index}         {gpu.name}, {gpu.memory_gib:.1f} GiB{free}, "
+                  f"compute capability {gpu.capability[0]}.{gpu.capability[1]}",
+                  f"                fp16: {'yes' if gpu.fp16 else 'no'}, bf16: {gpu.bf16} "
+                  "(the checks themselves compare in float32)"]
+        if gpu.computes:
+            lines.append(f"                BROKEN: {gpu.computes}. Use `--device cpu`, or fix the driver.")
+    lines.append("  checks run on cuda (cuda:0); force the CPU with `nox -s check -- --device cpu`")
+    return lines
+
+
+def main() -> int:
+    lines, ok = report(gather())
+    print("\n".join(lines))
+    return 0 if ok else 1

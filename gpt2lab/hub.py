@@ -1,0 +1,57 @@
+"""Where GPT-2's pretrained weights come from: a local directory, the Hugging Face cache, the hub.
+
+Used by `nox -s demo` (to say what is missing before waiting on a network that is not there) and
+by the suites (to test what a learner's `from_pretrained` says when nothing can be loaded).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+
+
+def is_cached(name: str) -> bool:
+    """True when the hub checkpoint `name` (its config and its weights) is in the local cache."""
+    from huggingface_hub import try_to_load_from_cache
+
+    def cached(filename: str) -> bool:
+        return isinstance(try_to_load_from_cache(name, filename), str)
+
+    return cached("config.json") and any(cached(f) for f in WEIGHT_FILES)
+
+
+def hub_reachable(timeout: float = 5.0) -> bool:
+    """One request to the hub, no retries: False when offline mode is on or the hub cannot be reached."""
+    from huggingface_hub import constants
+    from huggingface_hub.utils import get_session
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    try:
+        get_session().head(constants.ENDPOINT, timeout=timeout)
+    except Exception:  # noqa: BLE001 — DNS, proxy, TLS, timeout: all mean "not reachable now"
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def offline(home: Path | None = None) -> Iterator[None]:
+    """As if HF_HUB_OFFLINE=1 (and HF_HOME=home, when given) had been set before Python started.
+
+    huggingface_hub reads these variables once, at import, so its constants are patched as well.
+    """
+    from huggingface_hub import constants
+
+    env = {"HF_HUB_OFFLINE": "1"}
+    patched = {"HF_HUB_OFFLINE": True}
+    if home is not None:
+        env["HF_HOME"] = str(home)
+        patched.update(HF_HOME=str(home), HF_HUB_CACHE=os.path.join(home, "hub"),
+                       HF_ASSETS_CACHE=os.path.join(home, "assets"))
+    with mock.patch.dict(os.environ, env), mock.patch.multiple(constants, **patched):
+        yield

@@ -1,0 +1,182 @@
+"""Watch mode (`nox -s watch`): check the current exercise again every time a file is saved.
+
+One long-lived process keeps torch, transformers, the hidden suites and the reference modules
+warm; on a save it forgets only the learner's modules (`exercises.*` in sys.modules, and the
+bytecode of the saved files) and runs gpt2lab.check.run() in this process, so the verdict comes
+a fraction of a second after the save instead of the ~4 s a cold `nox -s check` spends importing.
+
+What is checked after a save: the exercise whose file was saved, the exercises built on it that
+had been started, and the current exercise (the first one not passing). When the current exercise
+passes, the next one is checked at once, like rustlings.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from gpt2lab import catalog, check
+from gpt2lab.report import Style, render
+
+Snapshot = dict[Path, tuple[int, int]]  # file -> (mtime in ns, size)
+
+
+def snapshot(folder: Path) -> Snapshot:
+    files = {}
+    for path in folder.glob("*.py"):
+        try:
+            stat = path.stat()
+        except FileNotFoundError:  # deleted between glob and stat (editors save through renames)
+            continue
+        files[path] = (stat.st_mtime_ns, stat.st_size)
+    return files
+
+
+def forget(package: str, changed: list[Path]) -> None:
+    """Drop the learner's modules so the next check imports what is on disk now.
+
+    The bytecode of a saved file is removed too: Python trusts a .pyc whose recorded mtime (whole
+    seconds) and size match the source, so two saves of equal size within one second would
+    otherwise run the older code.
+    """
+    for name in [m for m in sys.modules if m == package or m.startswith(package + ".")]:
+        del sys.modules[name]
+    for path in changed:
+        Path(importlib.util.cache_from_source(str(path))).unlink(missing_ok=True)
+    importlib.invalidate_caches()
+
+
+def dependents(changed: set[str], course: list[catalog.Exercise]) -> set[str]:
+    """Exercises of the course that build on a changed one, directly or not."""
+    found = set(changed)
+    for exercise in course:  # course order: what an exercise requires comes before it
+        if found.intersection(exercise.requires):
+            found.add(exercise.id)
+    return found - changed
+
+
+class Watcher:
+    def __init__(self, course: list[catalog.Exercise], *, impl: str = "exercises",
+                 root: Path = check.ROOT, suites: Path = check.ROOT / "tests" / "katas",
+                 device: str = "auto", seed: int = 0, interval: float = 0.1,
+                 out: TextIO = sys.stdout, clear: bool | None = None,
+                 clock: Callable[[], float] = time.monotonic):
+        self.course, self.impl, self.root, self.suites = course, impl, root, suites
+        self.device, self.seed, self.interval, self.out = device, seed, interval, out
+        self.folder = root / impl
+        self.clear = out.isatty() if clear is None else clear
+        self.clock = clock
+        self.results: dict[str, check.ExerciseResult] = {}
+        self.runs = 0
+
+    # -- checking ---------------------------------------------------------------------------
+
+    def current(self) -> catalog.Exercise | None:
+        """The first exercise of the course that does not pass (by what is known)."""
+        for exercise in self.course:
+            result = self.results.get(exercise.id)
+            if result is None or result.status not in (check.PASSED, check.MISSING):
+                return exercise
+        return None
+
+    def check(self, ids: set[str]) -> None:
+        exercises = [e for e in self.course if e.id in ids]
+        for result in check.run(exercises, impl=self.impl, impl_root=self.root, suites=self.suites,
+                                device=self.device, seed=self.seed):
+            self.results[result.exercise.id] = result
+        self.runs += 1
+        # blocked-by follows the latest status of everything known, not only what was just checked
+        check.link_blocked([self.results[e.id] for e in self.course if e.id in self.results])
+
+    def after_save(self, changed: list[Path]) -> set[str]:
+        """Which exercises to check after these files were saved."""
+        modules = {path.stem for path in changed}
+        saved = {e.id for e in self.course if e.module in modules}
+        started = {i for i in dependents(saved, self.course)
+                   if i in self.results and self.results[i].status != check.NOT_STARTED}
+        current = self.current()
+        return saved | started | ({current.id} if current else set())
+
+    def check_and_advance(self, ids: set[str]) -> None:
+        """Check `ids`; while the current exercise then passes, check the next one too."""
+        self.check(ids)
+        while (current := self.current()) is not None and current.id not in ids:
+            ids = {current.id}
+            self.check(ids)
+
+    # -- showing ----------------------------------------------------------------------------
+
+    def show(self, note: str) -> None:
+        import torch
+
+        device = self.device if self.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
+        results = [self.results[e.id] for e in self.course if e.id in self.results]
+        header = (f"GPT-2 kata — watching {self.root.name}/{self.impl}/ on {device} — run {self.runs}"
+                  f"{' — ' + note if note else ''}")
+        text = render(results, header=header, style=Style(colour=self.clear))
+        if self.clear:
+            self.out.write("\033[2J\033[H")
+        self.out.write(text + f"\n\nWatching {self.impl}/: save a file to check again (Ctrl-C stops).\n")
+        self.out.flush()
+
+    # -- the loop ---------------------------------------------------------------------------
+
+    def wait_for_save(self, before: Snapshot, deadline: float | None) -> tuple[Snapshot, list[Path]] | None:
+        """Poll until a file changes and settles; None when the deadline passes first."""
+        while deadline is None or self.clock() < deadline:
+            time.sleep(self.interval)
+            now = snapshot(self.folder)
+            if now != before:
+                time.sleep(min(self.interval, 0.05))  # let a save made in several writes finish
+                settled = snapshot(self.folder)
+                changed = [p for p in settled.keys() | before.keys() if settled.get(p) != before.get(p)]
+                return settled, sorted(changed)
+        return None
+
+    def run(self, *, max_runs: int | None = None, timeout: float | None = None) -> int:
+        """Check everything once, then after every save; stop after max_runs checks or timeout s."""
+        deadline = None if timeout is None else self.clock() + timeout
+        files = snapshot(self.folder)
+        forget(self.impl, [])  # the first check reads what is on disk, whatever was imported before
+        started = self.clock()
+        self.check_and_advance({e.id for e in self.course})
+        self.show(f"everything checked in {self.clock() - started:.2f} s")
+        while max_runs is None or self.runs < max_runs:
+            saved = self.wait_for_save(files, deadline)
+            if saved is None:
+                break
+            files, changed = saved
+            forget(self.impl, changed)
+            ids = self.after_save(changed)
+            names = ", ".join(p.name for p in changed)
+            if not ids:
+                self.show(f"{names} saved; nothing to check")
+                continue
+            self.check_and_advance(ids)
+            latest = max((files[p][0] for p in changed if p in files), default=None)
+            since = f"{time.time() - latest / 1e9:.2f} s after the save" if latest else "after a deletion"
+            self.show(f"{names} saved, verdict {since}")
+        return 0 if self.current() is None else 1
+
+
+def main(course: list[catalog.Exercise], *, impl: str, root: Path, suites: Path, device: str,
+         seed: int, once: bool, max_runs: int | None, timeout: float | None, interval: float) -> int:
+    if not (root / impl).is_dir():
+        print(f"gpt2lab: there is no {impl}/ folder in {root}; run from the repository root or pass --root",
+              file=sys.stderr)
+        return 2
+    watcher = Watcher(course, impl=impl, root=root, suites=suites, device=device, seed=seed,
+                      interval=interval)
+    try:
+        return watcher.run(max_runs=1 if once else max_runs, timeout=timeout)
+    except KeyboardInterrupt:
+        print("\nStopped watching.")
+        return 0
+    except RuntimeError as error:  # the hidden suites themselves could not run
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2

@@ -1,0 +1,191 @@
+"""Hidden suite for e05: clones, and Block against transformers' GPT2Block run inside GPT2Model."""
+
+import pytest
+import torch
+
+from gpt2lab import reference
+from gpt2lab.catalog import BY_ID
+from gpt2lab.probes import expect_eval_deterministic
+from gpt2lab.pytest_plugin import import_exercise
+from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
+
+pytestmark = pytest.mark.kata("e05")
+
+ATOL, RTOL = 2e-5, 1e-4  # as e04: matmuls, CPU vs CUDA summation order
+
+CASES = [  # (n_embd, n_head, n_positions, eps, B, T)
+    pytest.param(768, 12, 1024, 1e-5, 2, 7, id="C768-nh12-B2-T7"),
+    pytest.param(64, 4, 32, 1e-5, 1, 1, id="C64-nh4-B1-T1"),
+    pytest.param(48, 3, 16, 1e-5, 3, 16, id="C48-nh3-B3-T16-full-context"),
+    pytest.param(40, 2, 24, 1e-3, 2, 11, id="C40-nh2-eps1e-3"),
+]
+
+SHARED = "shared parameters in clones"
+
+
+def learner(kata, exercise: str):
+    """Another exercise's module from the same package as the one under test (e.g. its e01)."""
+    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
+
+
+def block_mistakes(x, block, n_head):
+    """The block's output with one classic mistake each, built from the reference's own layers."""
+    attn = lambda h: reference.causal_attention_of(block.attn, h, n_head)  # noqa: E731
+    ln_1, ln_2, mlp = block.ln_1, block.ln_2, block.mlp
+    post = ln_1(x + attn(x))
+    with_one_ln = x + attn(ln_1(x))
+    return [
+        Mistake("post-norm instead of pre-norm", "GPT-2 normalises the input of each sub-layer and adds "
+                "the result to the unnormalised stream: x = x + attn(ln_1(x)), not x = ln_1(x + attn(x))",
+                ln_2(post + mlp(post))),
+        Mistake("no residual connection around the attention", "add the attention's output to x: "
+                "x = x + attn(ln_1(x))", attn(ln_1(x)) + mlp(ln_2(attn(ln_1(x))))),
+        Mistake("no residual connection around the MLP", "add the MLP's output to x: "
+                "x = x + mlp(ln_2(x))", mlp(ln_2(x + attn(ln_1(x))))),
+        Mistake("no residual connections", "each sub-layer adds its output to x (x = x + ...), it "
+                "does not replace x", mlp(ln_2(attn(ln_1(x))))),
+        Mistake("attention and MLP in parallel", "the MLP reads the stream *after* the attention "
+                "has been added: x = x + attn(ln_1(x)) first, then x = x + mlp(ln_2(x))",
+                x + attn(ln_1(x)) + mlp(ln_2(x))),
+        Mistake("ln_1 used before the MLP too", "ln_2 normalises the MLP's input; ln_1 the "
+                "attention's", with_one_ln + mlp(ln_1(with_one_ln))),
+        Mistake("the MLP before the attention", "attention first, then the MLP",
+                (lambda y: y + attn(ln_1(y)))(x + mlp(ln_2(x)))),
+    ]
+
+
+def build(kata, ref, case, *args, **kwargs):
+    block = kata.Block(*args, **kwargs)
+    expect_loadable(block, ref.block.state_dict(), case=case, what="Block")
+    return block
+
+
+def test_clones_are_independent(kata):
+    case = "clones(nn.Linear(3, 4), 3)"
+    original = torch.nn.Linear(3, 4)
+    copies = kata.clones(original, 3)
+    if not isinstance(copies, torch.nn.ModuleList) or len(copies) != 3:
+        fail(case, f"clones must return an nn.ModuleList of 3 modules, got {type(copies).__name__}"
+             + (f" of length {len(copies)}" if hasattr(copies, "__len__") else ""),
+             "nn.ModuleList registers the copies, so that .to(), .parameters() and state_dict() see them")
+    for i, module in enumerate(copies):
+        if not isinstance(module, torch.nn.Linear) or not torch.equal(module.weight, original.weight):
+            fail(case, f"copy {i} is not a copy of the module given: it must start with the same values",
+                 "copy.deepcopy(module) copies the module with its parameters")
+    owners = {}
+    for i, module in enumerate([original, *copies]):
+        for p in module.parameters():
+            owners.setdefault(id(p), []).append("the original" if i == 0 else f"copy {i - 1}")
+    shared = [names for names in owners.values() if len(names) > 1]
+    if shared:
+        fail(case, f"parameters are shared between {' and '.join(shared[0])}",
+             "the copies must be independent: `[module] * n` or appending the same module gives n "
+             "names for one module; use copy.deepcopy(module) for each copy",
+             diagnosis=SHARED)
+    others = {"the original": original, "copy 0": copies[0], "copy 2": copies[2]}
+    before = {name: module.weight.detach().clone() for name, module in others.items()}
+    with torch.no_grad():
+        copies[1].weight.add_(1.0)
+    changed = [name for name, module in others.items() if not torch.equal(module.weight, before[name])]
+    if changed:
+        fail(case, f"changing copy 1 changed {', '.join(changed)}", "use copy.deepcopy(module)",
+             diagnosis=SHARED)
+
+
+def test_clones_of_a_block(kata):
+    """Blocks cloned for a model: n of them, each loadable with its own weights."""
+    case = "clones(Block(32, 4, 16), 2)"
+    blocks = kata.clones(kata.Block(32, 4, 16), 2)
+    refs = [reference.causal_block(32, 4, 16, 1e-5, seed) for seed in (11, 12)]
+    for block, ref in zip(blocks, refs):
+        expect_loadable(block, ref.block.state_dict(), case=case, what="a cloned Block")
+    x = reference.randn(1, 5, 32, seed=13)
+    with torch.no_grad():
+        for i, (block, ref) in enumerate(zip(blocks, refs)):
+            expect_close(block.eval()(x), ref(x), case=f"{case}, block {i} loaded with its own weights",
+                         what=f"block {i}'s output", atol=ATOL, rtol=RTOL,
+                         mistakes=[Mistake(SHARED, "the clones share their parameters, so the last "
+                                           "weights loaded win; use copy.deepcopy(module) for each copy",
+                                           refs[-1](x))] if i == 0 else ())
+
+
+def test_structure(kata):
+    case = "Block(48, 3, 16, dropout=0.25)"
+    block = kata.Block(48, 3, 16, dropout=0.25)
+    own = {"ln_1": (learner(kata, "e01").LayerNorm, "e01"), "attn": (learner(kata, "e04").CausalSelfAttention, "e04"),
+           "ln_2": (learner(kata, "e01").LayerNorm, "e01"), "mlp": (learner(kata, "e02").MLP, "e02")}
+    for name, (cls, exercise) in own.items():
+        sub = getattr(block, name, None)
+        if not isinstance(sub, cls):
+            fail(case, f"Block.{name} should be your {cls.__name__} from {exercise}, "
+                 f"found {type(sub).__name__ if sub is not None else 'nothing'}",
+                 "import it relatively, as the top of the file does")
+    if block.ln_1 is block.ln_2:
+        fail(case, "Block.ln_1 and Block.ln_2 are the same module", "create two LayerNorms")
+    ref = reference.causal_block(48, 3, 16, 1e-5, 1)
+    expect_loadable(block, ref.block.state_dict(), case=case, what="Block")
+
+
+@pytest.mark.parametrize(("n_embd", "n_head", "n_positions", "eps", "B", "T"), CASES)
+def test_forward(kata, device, seed, n_embd, n_head, n_positions, eps, B, T):
+    case_seed = 1000 * seed + n_embd + T
+    case = (f"Block(n_embd={n_embd}, n_head={n_head}, n_positions={n_positions}, eps={eps}), "
+            f"x of shape {(B, T, n_embd)}, seed {case_seed}")
+    ref = reference.causal_block(n_embd, n_head, n_positions, eps, case_seed).to(device)
+    block = build(kata, ref, case, n_embd, n_head, n_positions, eps=eps).to(device).eval()
+    x = reference.randn(B, T, n_embd, seed=case_seed, device=device)
+    with torch.no_grad():
+        got = expect_eval_deterministic(lambda: block(x), case=case, what="Block.forward")
+        expect_close(got, ref(x), case=case, what="Block.forward", atol=ATOL, rtol=RTOL,
+                     mistakes=block_mistakes(x, ref.block, n_head))
+
+
+def test_future_tokens_do_not_leak(kata, device, seed):
+    case = "Block(32, 4, 16), x of shape (2, 10, 32), last token changed"
+    ref = reference.causal_block(32, 4, 16, 1e-5, 1000 * seed + 7).to(device)
+    block = build(kata, ref, case, 32, 4, 16).to(device).eval()
+    x = reference.randn(2, 10, 32, seed=1000 * seed + 7, device=device)
+    changed = x.clone()
+    changed[:, -1] += 10.0
+    with torch.no_grad():
+        leak = (block(x)[:, :-1] - block(changed)[:, :-1]).abs().max().item()
+    if leak > 1e-5:
+        fail(case, f"outputs at earlier positions changed by up to {leak:.2e} when only the last "
+             "token changed", "a block must stay causal: use your CausalSelfAttention, and no layer "
+             "that mixes positions (a LayerNorm over the sequence axis would)")
+
+
+def test_dropout(kata, device, seed):
+    """eval(): no dropout. train(): dropout inside the attention and the MLP, none on the stream."""
+    p, n_embd = 0.5, 32
+    case = f"Block({n_embd}, 4, 16, dropout={p}), x of shape (4, 12, {n_embd})"
+    ref = reference.causal_block(n_embd, 4, 16, 1e-5, 1000 * seed + 9).to(device)
+    block = build(kata, ref, case, n_embd, 4, 16, dropout=p).to(device)
+    x = reference.randn(4, 12, n_embd, seed=1000 * seed + 9, device=device)
+    with torch.no_grad():
+        block.eval()
+        evaluated = expect_eval_deterministic(lambda: block(x), case=case + ", eval()", what="Block")
+        expect_close(evaluated, ref(x), case=case + ", eval()", what="Block.forward", atol=ATOL, rtol=RTOL)
+
+        block.train()
+        caught = {}
+        hooks = [getattr(block, name).register_forward_hook(
+            lambda module, args, out, name=name: caught.__setitem__(name, out)) for name in ("attn", "mlp")]
+        try:
+            train = block(x)
+        finally:
+            for hook in hooks:
+                hook.remove()
+    if set(caught) != {"attn", "mlp"}:
+        fail(case + ", train()", f"Block.forward did not call {' and '.join({'attn', 'mlp'} - set(caught))}")
+    stream = x + caught["attn"] + caught["mlp"]
+    if not torch.allclose(train, stream, atol=1e-5, rtol=1e-5):
+        fail(case + ", train()", "in training mode the block's output is not x + attn(...) + mlp(...)",
+             "the block adds no dropout of its own: the dropouts are inside the attention and the MLP "
+             "(give them the dropout probability); the residual stream is never dropped")
+    for name in ("attn", "mlp"):
+        zeroed = (caught[name] == 0).float().mean().item()
+        if abs(zeroed - p) > 0.1:
+            fail(case + ", train()", f"in training mode, {100 * zeroed:.0f}% of Block.{name}'s output is "
+                 f"zeroed, expected about {100 * p:.0f}% (its output dropout, p={p})",
+                 f"give the block's dropout to {'CausalSelfAttention (attn_dropout and resid_dropout)' if name == 'attn' else 'MLP'}")

@@ -1,0 +1,324 @@
+"""Hidden suite for e06: GPT2 against transformers' GPT2LMHeadModel with the same random weights,
+loaded from both checkpoint layouts; from_pretrained on a local directory and with nothing to load."""
+
+import copy
+
+import pytest
+import torch
+
+from gpt2lab import hub, reference
+from gpt2lab.catalog import BY_ID
+from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
+from gpt2lab.pytest_plugin import import_exercise
+from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
+
+pytestmark = pytest.mark.kata("e06")
+
+# Logits are of order one (reference.lm_model); float32 rounding through 12 blocks stays < 1e-5.
+ATOL, RTOL = 1e-4, 0.0
+
+SMALL = (97, 16, 32, 4, 2)  # (vocab_size, n_positions, n_embd, n_head, n_layer)
+SHAPES = [  # (vocab_size, n_positions, n_embd, n_head, n_layer), (B, T)
+    pytest.param((50257, 1024, 768, 12, 12), (1, 8), id="gpt2-124M-B1-T8"),
+    pytest.param(SMALL, (3, 16), id="V97-L2-T16-full-context"),
+    pytest.param((64, 32, 48, 3, 3), (2, 5), id="V64-L3-B2-T5"),
+    pytest.param((50257, 64, 32, 2, 2), (1, 1), id="V50257-L2-B1-T1"),
+]
+SHARED = "shared parameters in clones"
+
+
+def learner(kata, exercise: str):
+    """Another exercise's module from the same package as the one under test."""
+    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
+
+
+def config_of(kata, shape, dropout=0.0):
+    V, n_positions, C, n_head, n_layer = shape
+    return kata.GPT2Config(vocab_size=V, n_positions=n_positions, n_embd=C, n_layer=n_layer,
+                           n_head=n_head, dropout=dropout)
+
+
+def describe(shape):
+    V, n_positions, C, n_head, n_layer = shape
+    return f"GPT2Config(vocab_size={V}, n_positions={n_positions}, n_embd={C}, n_head={n_head}, n_layer={n_layer})"
+
+
+def ref_model(shape, seed):
+    V, n_positions, C, n_head, n_layer = shape
+    return reference.lm_model(C, n_head, n_positions, n_layer, V, seed)
+
+
+def legacy_state_dict(ref):
+    """The layout of the original `gpt2` checkpoint: no prefix, no head, two mask buffers per block."""
+    n = ref.config.n_positions
+    state = {k.removeprefix("transformer."): v for k, v in ref.state_dict().items() if k != "lm_head.weight"}
+    for i in range(ref.config.n_layer):
+        state[f"h.{i}.attn.bias"] = torch.tril(torch.ones(n, n)).view(1, 1, n, n)
+        state[f"h.{i}.attn.masked_bias"] = torch.tensor(-1e4)
+    return state
+
+
+def load(kata, model, state, case):
+    """load_hf_weights with a checkpoint that fits; then check that the weights really moved."""
+    try:
+        kata.load_hf_weights(model, state)
+    except (ValueError, KeyError, RuntimeError) as error:
+        fail(case, f"load_hf_weights refused a GPT-2 checkpoint that fits the model: "
+             f"{type(error).__name__}: {error}",
+             "strip the 'transformer.' prefix; skip lm_head.weight and the attn.bias / attn.masked_bias "
+             "buffers; every other name is one of your model's")
+    own = model.state_dict()
+    for name, tensor in state.items():
+        name = name.removeprefix("transformer.")
+        if name in own and name != "lm_head.weight" and not torch.equal(own[name].cpu(), tensor.cpu()):
+            fail(case, f"after load_hf_weights, {name} does not hold the checkpoint's values",
+                 "copy into the model's own tensors: model.state_dict()[name].copy_(tensor) under "
+                 "torch.no_grad() (assigning to the dict changes nothing)")
+    return model
+
+
+def random_ids(shape, B, T, seed, device):
+    return torch.randint(0, shape[0], (B, T), generator=reference.generator(seed)).to(device)
+
+
+@torch.no_grad()
+def hf_logits(ref, idx, *, no_ln_f=False, no_wpe=False):
+    """The reference's logits, or those of a classic mistake switched on with forward hooks."""
+    body = ref.transformer
+    hooks = []
+    if no_ln_f:
+        hooks.append(body.ln_f.register_forward_hook(lambda m, args, out: args[0]))
+    if no_wpe:
+        hooks.append(body.wpe.register_forward_hook(lambda m, args, out: torch.zeros_like(out)))
+    try:
+        return ref(idx).logits
+    finally:
+        for hook in hooks:
+            hook.remove()
+
+
+@torch.no_grad()
+def shared_blocks_logits(ref, idx):
+    """Every block with the last block's weights: what clones sharing one module ends up loading."""
+    shared = copy.deepcopy(ref)
+    for block in shared.transformer.h:
+        block.load_state_dict(shared.transformer.h[-1].state_dict())
+    return shared(idx).logits
+
+
+def logits_mistakes(ref, idx, small):
+    mistakes = [
+        Mistake("no final LayerNorm", "apply ln_f to the last block's output, before lm_head",
+                hf_logits(ref, idx, no_ln_f=True)),
+        Mistake("no position embeddings", "add wpe(positions 0..T-1) to the token embeddings",
+                hf_logits(ref, idx, no_wpe=True)),
+    ]
+    if small and ref.config.n_layer > 1:
+        mistakes.append(Mistake(SHARED, "the blocks share one set of weights (the last one loaded): "
+                                "clones must deep-copy the block (e05)", shared_blocks_logits(ref, idx)))
+    return mistakes
+
+
+def check_logits(kata, ref, model, idx, case, small):
+    B, T = idx.shape
+    hints = {(B, ref.config.vocab_size): "logits for every position are needed, (B, T, V), not only "
+             "for the last one", (B, T, ref.config.n_embd): "lm_head is missing: logits = lm_head(ln_f(x))"}
+    with torch.no_grad():
+        got = expect_eval_deterministic(lambda: model(idx), case=case, what="GPT2.forward")
+        expected = hf_logits(ref, idx)
+        try:
+            expect_close(got, expected, case=case, what="the logits", atol=ATOL, rtol=RTOL, shape_hints=hints)
+        except KataFailure:  # only now pay for running the classic mistakes, to name the one it is
+            expect_close(got, expected, case=case, what="the logits", atol=ATOL, rtol=RTOL,
+                         mistakes=logits_mistakes(ref, idx, small), shape_hints=hints)
+
+
+def test_structure(kata):
+    shape = (97, 16, 32, 4, 3)
+    case = describe(shape) + " with dropout=0.25"
+    config = config_of(kata, shape, dropout=0.25)
+    model = kata.GPT2(config)
+    if getattr(model, "config", None) != config:
+        fail(case, "GPT2 must keep its config as self.config", "generation (e07) reads model.config.n_positions")
+    expected = {"wte": (torch.nn.Embedding, "nn.Embedding(97, 32)", (97, 32)),
+                "wpe": (torch.nn.Embedding, "nn.Embedding(16, 32)", (16, 32)),
+                "lm_head": (torch.nn.Linear, "nn.Linear(32, 97, bias=False)", (97, 32))}
+    for name, (cls, text, weight_shape) in expected.items():
+        sub = getattr(model, name, None)
+        if not isinstance(sub, cls) or tuple(sub.weight.shape) != weight_shape:
+            fail(case, f"GPT2.{name} should be {text}, found {sub!r}")
+    if model.lm_head.bias is not None:
+        fail(case, "GPT2.lm_head has a bias; GPT-2's head has none", "nn.Linear(C, V, bias=False)")
+    if not isinstance(getattr(model, "drop", None), torch.nn.Dropout) or model.drop.p != 0.25:
+        fail(case, f"GPT2.drop should be nn.Dropout(config.dropout), found {getattr(model, 'drop', None)!r}")
+    if not isinstance(getattr(model, "ln_f", None), learner(kata, "e01").LayerNorm):
+        fail(case, "GPT2.ln_f should be your LayerNorm from e01")
+    block = learner(kata, "e05").Block
+    h = getattr(model, "h", None)
+    if not isinstance(h, torch.nn.ModuleList) or len(h) != 3 or not all(isinstance(b, block) for b in h):
+        fail(case, f"GPT2.h should be an nn.ModuleList of 3 of your Blocks (e05), found {type(h).__name__}",
+             "self.h = clones(Block(...), config.n_layer)")
+    if h[0].ln_1 is h[1].ln_1 or h[0].attn.c_attn.weight is h[1].attn.c_attn.weight:
+        fail(case, "the blocks of GPT2.h share their parameters", "clones must deep-copy the block (e05)",
+             diagnosis=SHARED)
+    if model.lm_head.weight is not model.wte.weight:
+        fail(case, "lm_head.weight is not wte.weight: the head is not tied to the token embeddings",
+             "after creating both: self.lm_head.weight = self.wte.weight (the same Parameter)",
+             diagnosis="untied head")
+    ours = sum(p.numel() for p in model.parameters())
+    theirs = sum(p.numel() for p in ref_model(shape, 1).parameters())
+    if ours != theirs:
+        fail(case, f"GPT2 has {ours} parameters, GPT-2 has {theirs} ({ours - theirs:+d})",
+             "compare your submodules with the list in the docstring")
+
+
+@pytest.mark.parametrize(("shape", "batch"), SHAPES)
+def test_logits(kata, device, seed, shape, batch):
+    """Hugging Face's GPT2LMHeadModel layout ('transformer.' prefix, lm_head.weight)."""
+    (B, T), case_seed = batch, 1000 * seed + sum(shape)
+    case = f"{describe(shape)}, idx of shape {batch}, GPT2LMHeadModel's state dict, seed {case_seed}"
+    ref = ref_model(shape, case_seed).to(device)
+    model = load(kata, kata.GPT2(config_of(kata, shape)).to(device).eval(), ref.state_dict(), case)
+    check_logits(kata, ref, model, random_ids(shape, B, T, case_seed, device), case, small=shape[2] < 768)
+
+
+@pytest.mark.parametrize(("shape", "batch"), SHAPES[1:3])
+def test_legacy_layout(kata, device, seed, shape, batch):
+    """The original `gpt2` checkpoint: no prefix, no lm_head.weight, attn.bias / attn.masked_bias."""
+    (B, T), case_seed = batch, 1000 * seed + sum(shape)
+    case = f"{describe(shape)}, idx of shape {batch}, the original gpt2 layout, seed {case_seed}"
+    ref = ref_model(shape, case_seed).to(device)
+    model = load(kata, kata.GPT2(config_of(kata, shape)).to(device).eval(), legacy_state_dict(ref), case)
+    if model.lm_head.weight is not model.wte.weight:
+        fail(case, "lm_head.weight is not wte.weight, and this checkpoint has no lm_head.weight: "
+             "your head keeps its random initial values", "tie it: self.lm_head.weight = self.wte.weight",
+             diagnosis="untied head")
+    check_logits(kata, ref, model, random_ids(shape, B, T, case_seed, device), case, small=True)
+
+
+def shape_texts(shape):
+    shape = tuple(shape)
+    return {str(shape), str(list(shape)), str(torch.Size(shape))}
+
+
+@pytest.mark.parametrize("problem", ["missing", "unexpected", "wrong-shape"])
+def test_loading_is_loud(kata, problem):
+    case = f"{describe(SMALL)}, a checkpoint with a {problem.replace('-', ' ')} tensor"
+    state = dict(ref_model(SMALL, 5).state_dict())
+    name = {"missing": "h.1.mlp.c_fc.bias", "unexpected": "h.2.ln_1.weight",
+            "wrong-shape": "h.0.attn.c_attn.weight"}[problem]
+    key = "transformer." + name
+    if problem == "missing":
+        del state[key]
+    elif problem == "unexpected":
+        state[key] = torch.ones(SMALL[2])  # as in a checkpoint with more layers than the model
+    else:
+        state[key] = state[key].T.contiguous()
+    model = kata.GPT2(config_of(kata, SMALL))
+    try:
+        kata.load_hf_weights(model, state)
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001 — any type, as long as the message says what is wrong
+        message = str(error)
+    else:
+        fail(case, "load_hf_weights accepted a checkpoint that does not fit the model",
+             "compare names and shapes first and raise ValueError naming each problem")
+    if name not in message:
+        fail(case, f"load_hf_weights raised, but its message does not name the {problem.replace('-', ' ')} "
+             f"tensor ({name})", f"its message: {message[:300]}")
+    if problem == "wrong-shape":
+        yours, found = (32, 96), (96, 32)
+        if not (any(t in message for t in shape_texts(yours)) and any(t in message for t in shape_texts(found))):
+            fail(case, "load_hf_weights names the tensor but not both shapes: the one the model expects "
+                 "and the one found in the checkpoint", f"its message: {message[:300]}")
+
+
+def test_context_limit(kata, device):
+    shape = SMALL
+    case = f"{describe(shape)}, idx of shape (1, 17): one token more than n_positions"
+    ref = ref_model(shape, 3).to(device)
+    model = load(kata, kata.GPT2(config_of(kata, shape)).to(device).eval(), ref.state_dict(), case)
+    idx = random_ids(shape, 1, 17, 3, device)
+    try:
+        with torch.no_grad():
+            model(idx)
+    except ValueError as error:
+        if "17" not in str(error) or "16" not in str(error):
+            fail(case, "the ValueError should give both numbers: the length of the input (17) and "
+                 "n_positions (16)", f"its message: {str(error)[:300]}")
+        return
+    except NotImplementedError:
+        raise
+    except Exception as error:  # noqa: BLE001
+        fail(case, f"GPT2.forward raised {type(error).__name__} ({str(error)[:120]}) on a sequence longer "
+             "than n_positions", "check the length first and raise ValueError with T and n_positions")
+    fail(case, "GPT2.forward accepted a sequence longer than n_positions",
+         "raise ValueError with T and n_positions in the message")
+
+
+def test_dropout(kata, device, seed):
+    """eval(): no dropout anywhere. train(): dropout on the embeddings, once, before the blocks."""
+    p, shape, case_seed = 0.5, (97, 32, 32, 4, 2), 1000 * seed + 21
+    case = f"{describe(shape)} with dropout={p}, idx of shape (4, 32)"
+    ref = ref_model(shape, case_seed).to(device)
+    model = load(kata, kata.GPT2(config_of(kata, shape, dropout=p)).to(device), ref.state_dict(), case)
+    idx = random_ids(shape, 4, 32, case_seed, device)
+    model.eval()
+    check_logits(kata, ref, model, idx, case + ", eval()", small=True)
+
+    caught = []
+    hook = model.h[0].register_forward_pre_hook(lambda m, args: caught.append(args[0]))
+    try:
+        with torch.no_grad():
+            model(idx)
+            model.train()
+            model(idx)
+    finally:
+        hook.remove()
+    evaluated, train = caught
+    expect_output_dropout(train, evaluated, p, case=case + ", train(), the input of h[0]",
+                          what="drop(wte(idx) + wpe(positions))")
+
+
+def test_from_pretrained_directory(kata, device, tmp_path):
+    """A checkpoint written by save_pretrained: the config and the weights come from it."""
+    shape = (97, 24, 32, 4, 2)
+    case = f"GPT2.from_pretrained(a directory written by save_pretrained, {describe(shape)})"
+    ref = ref_model(shape, 31)
+    ref.save_pretrained(tmp_path)
+    model = kata.GPT2.from_pretrained(str(tmp_path))
+    if not isinstance(model, kata.GPT2):
+        fail(case, f"from_pretrained returned a {type(model).__name__}, expected your GPT2",
+             "it is a classmethod: build cls(config), load the weights, return it")
+    V, n_positions, C, n_head, n_layer = shape
+    expected = dict(vocab_size=V, n_positions=n_positions, n_embd=C, n_layer=n_layer, n_head=n_head,
+                    layer_norm_epsilon=1e-5)
+    got = {k: getattr(model.config, k, None) for k in expected}
+    if got != expected:
+        fail(case, "the model's config is not the checkpoint's", f"expected {expected}", f"got      {got}")
+    if model.training:
+        fail(case, "from_pretrained must return the model in eval() mode, as transformers does")
+    ref.to(device)
+    check_logits(kata, ref, model.to(device), random_ids(shape, 2, 7, 31, device), case, small=True)
+
+
+def test_from_pretrained_without_network_or_cache(kata, tmp_path):
+    case = "GPT2.from_pretrained('gpt2') with HF_HUB_OFFLINE=1 and an empty HF_HOME"
+    with hub.offline(tmp_path):
+        try:
+            kata.GPT2.from_pretrained("gpt2")
+        except OSError as error:
+            message = str(error)
+        except NotImplementedError:
+            raise
+        except Exception as error:  # noqa: BLE001
+            fail(case, f"from_pretrained raised {type(error).__name__}, expected an OSError",
+                 f"its message: {str(error)[:300]}")
+        else:
+            fail(case, "from_pretrained returned a model although nothing could be loaded")
+    if "gpt2" not in message:
+        fail(case, "the OSError does not say which checkpoint could not be loaded",
+             "catch the OSError of transformers and raise OSError(f'... {name_or_path!r} ...') that "
+             "names it and says how to get it (download it once with internet, or pass a directory "
+             "written by save_pretrained)", f"its message: {message[:300]}")

@@ -1,0 +1,127 @@
+"""The Colab notebook (notebooks/colab.ipynb) runs from top to bottom, and its runner works.
+
+CI has no Jupyter: tests/project/nbrun.py executes the code cells in order, turning `!cmd` into a
+shell command and `%cd` into chdir. The notebook clones GPT2LAB_REPO, which here is a git
+repository made from this working tree (so uncommitted changes are what gets tested).
+"""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from gpt2lab.check import ROOT
+from tests.project import nbrun
+
+NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
+BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
+RUNNER = Path(nbrun.__file__)
+
+
+def notebook(tmp_path: Path, *cells: str) -> Path:
+    path = tmp_path / "nb.ipynb"
+    path.write_text(json.dumps({"cells": [{"cell_type": "markdown", "source": ["# title"]}] + [
+        {"cell_type": "code", "source": cell.splitlines(True), "outputs": []} for cell in cells]}))
+    return path
+
+
+def run_notebook(path: Path, cwd: Path, **environ) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env.update(environ)
+    return subprocess.run([sys.executable, str(RUNNER), str(path)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_runner_shell_lines_cd_and_shared_namespace(tmp_path):
+    (tmp_path / "sub").mkdir()
+    path = notebook(tmp_path,
+                    "name = 'sub'\ngreeting = 'hi there'\n!echo {greeting}",
+                    "%cd {name}\nimport os\nhere = os.getcwd()",
+                    "for word in ['a', 'b']:\n    !echo word-{word}\nprint('cwd', here)",
+                    "!python -c \"import sys; print(sys.executable)\"\n!exit 3\nprint('after a failing command')")
+    done = run_notebook(path, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    out = done.stdout
+    assert "$ echo hi there\nhi there" in out
+    assert f"cwd {tmp_path / 'sub'}" in out and "word-a" in out and "word-b" in out
+    assert str(Path(sys.executable).parent / "python") in out  # `python` is the runner's interpreter's
+    assert "after a failing command" in out  # like IPython, a failing `!` command does not stop the cell
+
+
+def test_runner_stops_at_the_first_failing_cell(tmp_path):
+    done = run_notebook(notebook(tmp_path, "x = 1", "raise ValueError('no repo')", "print('never')"), tmp_path)
+    assert done.returncode == 1 and "cell 2 raised ValueError: no repo" in done.stderr
+    assert "never" not in done.stdout
+    done = run_notebook(notebook(tmp_path, "%timeit 1 + 1"), tmp_path)
+    assert done.returncode == 1 and "unsupported magic: %timeit" in done.stderr
+
+
+def test_translate_keeps_python_and_indentation():
+    assert nbrun.translate("x = 1\n  !ls {x}\n%cd /tmp") == "x = 1\n  __shell__('ls {x}')\n__cd__('/tmp')"
+    assert nbrun.expand("echo {a + 1} {b}", {"a": 1, "b": "z"}) == "echo 2 z"
+
+
+def snapshot_repository(target: Path) -> Path:
+    """A git repository holding this working tree as it is now (tracked and new, not ignored, files)."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    target.mkdir()
+    for name in filter(None, listed):
+        source = ROOT / name
+        if source.is_file():
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(source, target / name)
+    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "-c", "init.defaultBranch=main"]
+    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
+        subprocess.run([*git, *command], cwd=target, check=True, capture_output=True)
+    return target
+
+
+def test_notebook_runs_from_top_to_bottom(tmp_path):
+    """The notebook, run like a learner on a fresh machine (minus the GPU and the network)."""
+    repository = snapshot_repository(tmp_path / "published")
+    machine = tmp_path / "colab"
+    machine.mkdir()
+    done = run_notebook(NOTEBOOK, machine, GPT2LAB_REPO=str(repository), HF_HOME=str(machine / "hf"))
+    out = done.stdout
+    assert done.returncode == 0, out[-4000:] + done.stderr[-4000:]
+    assert (machine / "gpt2lab" / "noxfile.py").exists()  # cloned
+    assert "Everything the kata needs is installed." in out
+    assert "GPT-2 kata — your environment" in out and "works offline" in out and "Ready:" in out
+    assert '"""e01 — LayerNorm.' in out  # the exercise file, shown outside Colab
+    assert re.search(r"· e01 +LayerNorm .* not started", out) and "Next: e01" in out
+    assert "e01 — LayerNorm over the embedding dimension — hint 1 of" in out
+    assert (machine / "my_exercises.zip").exists()
+    assert "Traceback" not in out
+
+
+def test_notebook_without_a_repository_says_what_to_set(tmp_path):
+    done = run_notebook(NOTEBOOK, tmp_path, GPT2LAB_REPO="")
+    assert done.returncode == 1 and "REPO_URL is empty" in done.stderr
+
+
+def repository_url() -> str | None:
+    """`Repository` under [project.urls] in pyproject.toml, when the kata is published."""
+    text = (ROOT / "pyproject.toml").read_text()
+    urls = re.search(r"^\[project\.urls\]\n(.*?)(?:^\[|\Z)", text, re.S | re.M)
+    found = urls and re.search(r'^Repository\s*=\s*"([^"]+)"', urls.group(1), re.M)
+    return found.group(1).removesuffix(".git") if found else None
+
+
+def test_badges_open_the_notebook_in_colab():
+    """With a published Repository URL the badges open this notebook directly; without one, Colab's
+    GitHub tab, where the learner pastes the repository's URL."""
+    url = repository_url()
+    if url:
+        target = url.replace("https://github.com/", "https://colab.research.google.com/github/") + \
+            "/blob/main/notebooks/colab.ipynb"
+    else:
+        target = "https://colab.research.google.com/github/"
+    badge = f"{BADGE}({target})"
+    for path in (ROOT / "README.md", ROOT / "README.es.md", NOTEBOOK):
+        assert badge in path.read_text(encoding="utf-8").replace('\\"', '"'), f"{path.name}: expected {badge}"
+    if url:
+        assert f'os.environ.get(\\"GPT2LAB_REPO\\", \\"{url}\\")' in NOTEBOOK.read_text(encoding="utf-8")

@@ -1,0 +1,58 @@
+"""The course as a whole: the reference passes every suite, fresh stubs are "not started",
+an implementation written differently passes."""
+
+import subprocess
+import sys
+
+from gpt2lab import catalog, check
+from gpt2lab.check import NOT_STARTED, PASSED
+
+ROOT = check.ROOT
+IDS = [exercise.id for exercise in catalog.EXERCISES]
+
+
+def describe(results):
+    return {r.exercise.id: (r.status, r.first_problem()) for r in results.values() if r.status != PASSED}
+
+
+def test_solutions_pass_every_suite(grade):
+    results = grade(IDS)
+    assert all(r.status == PASSED for r in results.values()), describe(results)
+    assert all(len(r.graded) >= 5 for r in results.values())
+
+
+def test_fresh_stubs_are_not_started(grade):
+    results = grade(IDS, source=ROOT / "exercises")
+    assert {i: r.status for i, r in results.items()} == {i: NOT_STARTED for i in IDS}
+
+
+def test_independent_implementation_passes(grade):
+    alternative = ROOT / "tests" / "project" / "alternative"
+    ids = [i for i in IDS if (alternative / f"{catalog.BY_ID[i].module}.py").exists()]
+    results = grade(ids, source=alternative)
+    assert all(r.status == PASSED for r in results.values()), describe(results)
+
+
+def test_check_command_on_fresh_stubs_reports_without_traceback():
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "--device", "cpu"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output
+    assert "Traceback" not in output
+    assert output.count("not started") >= len(IDS), output
+    assert "Next: e01" in output
+
+
+def test_check_one_exercise_exit_code():
+    ok = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03", "--impl", "solutions"],
+                        cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert ok.returncode == 0, ok.stdout + ok.stderr
+    bad = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03"], cwd=ROOT,
+                         capture_output=True, text=True, timeout=300)
+    assert bad.returncode == 1 and "not started" in bad.stdout
+
+
+def test_unknown_exercise_is_explained():
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e99"], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0 and "e01" in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,250 @@
+"""What `nox -s check` prints, and how failures inside the learner's own code are explained.
+
+The first half renders hand-made results (fast); the second half grades variant packages of the
+solutions with real pytest runs (tests/project/conftest.py's `grade`) and reads the verdicts.
+"""
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from gpt2lab import catalog
+from gpt2lab.check import ROOT as ROOT_DIR
+from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult, link_blocked
+from gpt2lab.report import Style, render
+
+PLAIN = Style(colour=False, unicode=True)
+ASCII = Style(colour=False, unicode=False)
+
+
+def exercise(n: int, requires: tuple[str, ...] = ()) -> catalog.Exercise:
+    return catalog.Exercise(f"e{n:02d}", f"e{n:02d}_thing", f"Thing number {n}", f"Cosa número {n}",
+                            requires=requires)
+
+
+def verdict(ex: catalog.Exercise, status: str, case: str = "", test: str = "test_forward",
+            message: str = "", **extra) -> dict:
+    return {"exercise": ex.id, "case": case, "test": test, "phase": "call", "status": status,
+            "message": message, **extra}
+
+
+def course() -> list[ExerciseResult]:
+    """e01 passes, e02 fails, e03 builds on e02 and fails, e04 is a stub, e05 has no tests."""
+    e1, e2, e3, e4, e5 = exercise(1), exercise(2), exercise(3, ("e02",)), exercise(4), exercise(5)
+    results = [
+        ExerciseResult(e1, [verdict(e1, "passed", "a"), verdict(e1, "passed", "b")]),
+        ExerciseResult(e2, [verdict(e2, "passed", "small"),
+                            verdict(e2, "failed", "wide", message="case: wide\nlargest error 3.1e-02")]),
+        ExerciseResult(e3, [verdict(e3, "failed", "x", message="case: x\ndiffers")]),
+        ExerciseResult(e4, [verdict(e4, "not_started", "a", message="e04: Thing is not written yet")]),
+        ExerciseResult(e5, []),
+    ]
+    link_blocked(results)
+    return results
+
+
+def test_table_lists_every_exercise_in_course_order_with_its_status():
+    results = course()
+    assert [r.status for r in results] == [PASSED, FAILING, BLOCKED, NOT_STARTED, MISSING]
+    text = render(results, header="HEADER", style=PLAIN)
+    rows = [line for line in text.splitlines() if re.match(r"  \S e0\d  ", line)]
+    assert [row.split()[1] for row in rows] == ["e01", "e02", "e03", "e04", "e05"]
+    assert "passed 2/2" in rows[0] and "failing 1/2" in rows[1]
+    assert "blocked (needs e02)" in rows[2] and "not started" in rows[3] and "no tests" in rows[4]
+    assert [row.split()[0] for row in rows] == ["✔", "✘", "⧗", "·", "?"]
+    assert text.startswith("HEADER\n")
+
+
+def test_progress_bar_and_the_next_exercise_with_its_commands():
+    text = render(course(), header="H", style=PLAIN)
+    assert "progress [" + "█" * 5 + "░" * 19 + "] 1/5 passed" in text
+    assert text.splitlines()[-1] == ("Next: e02 — exercises/e02_thing.py. Details: `nox -s check -- e02 -v`; "
+                                     "a hint: `nox -s hint -- e02`.")
+    assert "First problem in e02 (exercises/e02_thing.py), test test_forward[wide]:" in text
+    assert "\n  case: wide\n  largest error 3.1e-02\n" in text  # the message, indented under the heading
+
+
+def test_ascii_and_colour_styles():
+    text = render(course(), header="H", style=ASCII)
+    assert "✔" not in text and "█" not in text
+    assert "  ok e01" in text and "  XX e02" in text and "  -- e03" in text and "  .. e04" in text
+    assert "[#####-------------------]" in text
+    assert "\033[" not in text
+    assert "\033[32m" in render(course(), header="H", style=Style(colour=True, unicode=True))
+
+
+def test_verbose_lists_every_case_of_every_exercise():
+    results = course()
+    text = render(results, header="H", verbose=True, style=PLAIN)
+    for result in results:
+        for v in result.verdicts:
+            assert re.search(rf"  \S {v['test']}\[{v['case']}\]", text), (v, text)
+    assert "test_forward[wide]  (failed)" in text and "test_forward[a]  (not started)" in text
+
+
+def test_not_started_blocked_and_done_explanations():
+    results = course()
+    e4 = render(results[3:4], header="H", style=PLAIN)
+    assert "e04 is not started: open exercises/e04_thing.py and replace each `raise NotImplementedError`" in e4
+    e3 = render(results[2:3], header="H", style=PLAIN)
+    assert "e03 builds on e02, which is not passing yet: fix e02 first." in e3
+    done = render(results[:1], header="H", style=PLAIN)
+    assert "e01 passes. Run `nox -s check` for the whole course." in done
+    assert "All done" in render([results[0], results[0]], header="H", style=PLAIN)
+
+
+def test_no_tests_is_never_the_next_exercise():
+    results = course()
+    text = render([results[0], results[4], results[3]], header="H", style=PLAIN)
+    assert "Next: e04" in text
+    text = render([results[0], results[4]], header="H", style=PLAIN)
+    assert "Next:" not in text and "no hidden suite found for e05" in text
+
+
+def test_partly_written_exercise_is_failing_and_names_the_missing_part():
+    e2 = exercise(2)
+    result = ExerciseResult(e2, [verdict(e2, "passed", "gelu"),
+                                 verdict(e2, "not_started", "mlp", message="e02: MLP.__init__ is not written yet")])
+    assert result.status == FAILING
+    text = render([result], header="H", style=PLAIN)
+    assert "not written yet: e02: MLP.__init__ is not written yet" in text
+
+
+def test_a_stub_of_an_earlier_exercise_is_named_as_what_to_do_first():
+    """e04 written, but the Conv1D it calls (e02) raises NotImplementedError in e02's file."""
+    e4 = exercise(4, ("e02",))
+    result = ExerciseResult(e4, [verdict(e4, "not_started", "a", message="e02: Conv1D.__init__ is not written yet",
+                                         in_exercise="e02")])
+    link_blocked([result])  # e02 was not checked in this run: the verdict alone says who raised it
+    assert result.status == NOT_STARTED and result.blocked_by == ("e02",) and result.waiting_on == ("e02",)
+    text = render([result], header="H", style=PLAIN)
+    assert ("e04 cannot run yet: it calls code of e02 that is not written yet "
+            "(e02: Conv1D.__init__ is not written yet). Do e02 first.") in text
+    assert "Next: e02 — exercises/e02_mlp.py." in text
+    own = ExerciseResult(e4, [*result.verdicts, verdict(e4, "not_started", "b", in_exercise="e04")])
+    link_blocked([own])
+    assert own.waiting_on == () and "e04 is not started" in render([own], header="H", style=PLAIN)
+
+
+# -- real runs of the hidden suites on variant packages -------------------------------------------
+
+
+def line_of(source: str, text: str) -> int:
+    """1-based line number of the only line of `source` containing `text`."""
+    found = [n for n, line in enumerate(source.splitlines(), 1) if text in line]
+    assert len(found) == 1, (text, found)
+    return found[0]
+
+
+def problems(result: ExerciseResult) -> list[dict]:
+    return [v for v in result.graded if v["status"] != "passed"]
+
+
+def test_exception_in_learner_code_points_at_the_learners_line(grade):
+    bad = "return x.transpose(-1, -2) @ self.weight + self.bias  # bad matmul"
+    result = grade(["e02"], edits={"e02_mlp": [("return x @ self.weight + self.bias", bad)]})["e02"]
+    assert result.status == FAILING
+    errors = [v for v in problems(result) if v["status"] == "error"]
+    assert errors, problems(result)
+    message = errors[0]["message"]
+    lineno = line_of((ROOT_DIR / "solutions" / "e02_mlp.py").read_text(), "return x @ self.weight + self.bias")
+    assert message.startswith("your code raised RuntimeError:"), message
+    assert re.search(rf"variant_\w+_solutions/e02_mlp\.py:{lineno} in forward\n    {re.escape(bad)}", message), message
+    assert "gpt2lab" not in message and "site-packages" not in message  # our frames and torch's are not shown
+    assert errors[0]["in_exercise"] == "e02"
+    text = render([result], header="H", style=PLAIN)
+    assert f"e02_mlp.py:{lineno} in forward" in text
+
+
+def test_syntax_error_in_learner_file(grade):
+    result = grade(["e01"], edits={"e01_layer_norm": [("def forward(self, x: torch.Tensor) -> torch.Tensor:",
+                                                        "def forward(self, x: torch.Tensor) -> torch.Tensor")]})["e01"]
+    assert result.status == FAILING and result.passed == 0
+    lineno = line_of((ROOT_DIR / "solutions" / "e01_layer_norm.py").read_text(), "def forward(")
+    for v in result.graded:
+        assert v["status"] == "error"
+        assert v["message"].startswith("your file does not compile:"), v["message"]
+        assert re.search(rf"e01_layer_norm\.py:{lineno}\n    def forward\(self, x: torch.Tensor\) -> torch.Tensor$",
+                         v["message"]), v["message"]
+
+
+def test_import_error_in_learner_file(grade):
+    result = grade(["e04"], edits={"e04_attention": [("from .e03_heads import merge_heads, split_heads",
+                                                      "from .e03_heads import merge_head, split_heads")]})["e04"]
+    assert result.status == FAILING and result.passed == 0
+    lineno = line_of((ROOT_DIR / "solutions" / "e04_attention.py").read_text(), "from .e03_heads import")
+    message = result.first_problem()["message"]
+    assert message.startswith("your code raised ImportError: cannot import name 'merge_head'"), message
+    assert f"e04_attention.py:{lineno} in <module>\n    from .e03_heads import merge_head, split_heads" in message
+
+
+def test_missing_module_in_learner_file(grade):
+    result = grade(["e03"], edits={"e03_heads": [("import torch", "import torch\nimport einopz")]})["e03"]
+    message = result.first_problem()["message"]
+    assert result.status == FAILING
+    assert message.startswith("your code raised ModuleNotFoundError: No module named 'einopz'"), message
+    assert "e03_heads.py:4 in <module>\n    import einopz" in message
+
+
+def test_stub_is_not_started(grade):
+    result = grade(["e01"], source=ROOT_DIR / "exercises")["e01"]
+    assert result.status == NOT_STARTED and result.passed == 0
+    assert all(v["status"] == "not_started" for v in result.graded)
+    assert "e01 is not started: open exercises/e01_layer_norm.py" in render([result], header="H", style=PLAIN)
+
+
+def test_partly_written_exercise_from_a_real_run(grade):
+    stub = '        raise NotImplementedError("e02: MLP.__init__ is not written yet")\n'
+    edits = [("        self.c_fc = Conv1D(4 * n_embd, n_embd)  # C -> 4C\n", stub)]
+    result = grade(["e02"], edits={"e02_mlp": edits})["e02"]
+    assert result.status == FAILING and result.passed > 0  # gelu and Conv1D pass
+    assert "not written yet: e02: MLP.__init__ is not written yet" in render([result], header="H", style=PLAIN)
+
+
+def test_failing_dependency_blocks_the_exercise(grade):
+    split = ("x = x.view(B, T, n_head, C // n_head)  # (B, T, nh, hs): cut each embedding into nh pieces\n"
+             "    return x.transpose(1, 2)")
+    results = grade(["e03", "e04"], edits={"e03_heads": [(split, "return x.reshape(B, n_head, T, C // n_head)")]})
+    assert results["e03"].status == FAILING
+    assert results["e04"].status == BLOCKED and results["e04"].blocked_by == ("e03",)
+    text = render(list(results.values()), header="H", style=PLAIN)
+    assert "blocked (needs e03)" in text and "Next: e03" in text
+
+
+def test_unwritten_dependency_of_a_written_exercise_checked_alone(grade):
+    stub = '        raise NotImplementedError("e02: Conv1D.__init__ is not written yet")\n'
+    edits = [("        self.weight = nn.Parameter(torch.empty(nx, nf))  # (in, out)\n", stub)]
+    result = grade(["e04"], edits={"e02_mlp": edits})["e04"]
+    assert result.status == NOT_STARTED and result.waiting_on == ("e02",)
+    text = render([result], header="H", style=PLAIN)
+    assert "e04 cannot run yet: it calls code of e02 that is not written yet" in text
+    assert "Next: e02 — exercises/e02_mlp.py." in text
+
+
+def test_check_verbose_command_lists_every_case():
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03", "-v", "--impl", "solutions"],
+                          cwd=ROOT_DIR, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    cases = re.findall(r"^  \S (test_\w+\[[^\]]+\])$", done.stdout, flags=re.M)
+    assert len(cases) == len(set(cases)) >= 13, done.stdout
+    assert "e03 passes" in done.stdout
+
+
+def test_a_hidden_suite_that_cannot_be_collected_is_an_error_not_an_interrupt(tmp_path):
+    from gpt2lab import check
+
+    suites = tmp_path / "tests" / "katas"
+    suites.mkdir(parents=True)
+    (tmp_path / "tests" / "conftest.py").write_text('pytest_plugins = ["gpt2lab.pytest_plugin"]\n')
+    (suites / "__init__.py").write_text("")
+    (suites / "test_e01_layer_norm.py").write_text("import a_module_that_does_not_exist\n")
+    before = dict(sys.modules)
+    try:
+        with pytest.raises(RuntimeError, match="could not be collected"):
+            check.run([catalog.BY_ID["e01"]], impl="solutions", suites=suites)
+    finally:  # this fake `katas` package must not shadow the real suites in later runs
+        for name in [n for n in sys.modules if before.get(n) is not sys.modules[n]]:
+            del sys.modules[name]
+        sys.modules.update(before)

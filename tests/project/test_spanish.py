@@ -1,0 +1,64 @@
+"""Everything a learner reads exists in Spanish too: README.es.md mirrors README.md, and every
+exercise's instructions have a Spanish paragraph (the hints are checked in test_hints.py)."""
+
+import ast
+import re
+
+import pytest
+
+from gpt2lab import catalog
+from gpt2lab.check import ROOT
+
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_ES = (ROOT / "README.es.md").read_text(encoding="utf-8")
+
+
+def headings(text: str) -> list[str]:
+    return re.findall(r"^#+ ", text, flags=re.M)
+
+
+def code(text: str) -> list[str]:
+    """Everything in backticks and code blocks: commands, file names, identifiers (never translated)."""
+    blocks = re.findall(r"```\w*\n(.*?)```", text, flags=re.S)
+    inline = re.findall(r"`([^`\n]+)`", re.sub(r"```\w*\n.*?```", "", text, flags=re.S))
+    return sorted(set(inline + [line.split("#")[0].strip() for b in blocks for line in b.splitlines()]) - {""})
+
+
+def test_the_spanish_readme_has_the_same_sections():
+    assert headings(README_ES) == headings(README)
+    assert "(README.md)" in README_ES and "(README.es.md)" in README
+
+
+def test_the_teacher_only_parts_are_marked_the_same_way():
+    """The student build (gpt2lab/student.py) drops what these markers enclose, in both READMEs."""
+    for marker in ("<!-- teacher -->", "<!-- teacher-only -->", "<!-- /teacher-only -->"):
+        assert README_ES.count(marker) == README.count(marker), marker
+
+
+def test_the_spanish_readme_has_every_command_file_and_name():
+    missing = [item for item in code(README) if item not in README_ES]
+    assert not missing, f"README.es.md lacks these, from README.md: {missing}"
+
+
+def test_the_spanish_readme_lists_every_exercise_of_the_readme():
+    ids = set(re.findall(r"^\| (e\d\d)", README, flags=re.M))
+    assert ids and ids == set(re.findall(r"^\| (e\d\d)", README_ES, flags=re.M))
+
+
+def test_the_spanish_readme_is_spanish():
+    words = re.findall(r"\b(el|la|los|las|que|de|con|una|para)\b", README_ES)
+    assert len(words) > 100
+
+
+@pytest.mark.parametrize("exercise", catalog.EXERCISES, ids=[e.id for e in catalog.EXERCISES])
+def test_every_instruction_has_a_spanish_paragraph(exercise):
+    tree = ast.parse((ROOT / exercise.path).read_text(encoding="utf-8"))
+    documented = [("module", ast.get_docstring(tree))] + [
+        (node.name, ast.get_docstring(node)) for node in tree.body
+        if isinstance(node, (ast.FunctionDef, ast.ClassDef)) and not node.name.startswith("_")]
+    for name, doc in documented:
+        assert doc, f"{exercise.path}: {name} has no docstring"
+        assert "Español" in doc, f"{exercise.path}: {name}'s docstring has no Spanish paragraph"
+    for node in ast.walk(tree):  # methods the learner writes and that carry instructions
+        if isinstance(node, ast.FunctionDef) and ast.get_docstring(node) and len(ast.get_docstring(node)) > 200:
+            assert "Español" in ast.get_docstring(node), f"{exercise.path}: {node.name}"

@@ -1,0 +1,177 @@
+"""Every failure is explained in the learner's terms (gpt2lab/verdict.py), without the answer."""
+
+import re
+
+import pytest
+import torch
+from torch import nn
+
+from gpt2lab.verdict import (KataFailure, Mistake, expect_close, expect_equal, expect_loadable,
+                             expect_tensor, explain_shape, fail)
+
+
+def failure(check, *args, **kwargs) -> KataFailure:
+    with pytest.raises(KataFailure) as caught:
+        check(*args, **kwargs)
+    return caught.value
+
+
+# -- shapes ----------------------------------------------------------------------------------------
+
+
+def test_sequence_and_head_axes_swapped():
+    why = explain_shape((2, 5, 12, 64), (2, 12, 5, 64))
+    assert "axis is swapped" in why and "[1, 2]" in why and "transpose/permute" in why
+
+
+def test_heads_not_merged_is_named_by_the_suites_hint():
+    hints = {(2, 12, 5, 64): "the heads are not merged back: merge_heads before c_proj"}
+    expected = torch.zeros(2, 5, 768)
+    error = failure(expect_close, torch.zeros(2, 12, 5, 64), expected, case="attention", what="forward",
+                    atol=1e-5, rtol=0, shape_hints=hints)
+    assert str(error) == ("case: attention\nforward has the wrong shape\n  expected (2, 5, 768), got (2, 12, 5, 64)\n"
+                          "  likely cause: the heads are not merged back: merge_heads before c_proj")
+
+
+def test_same_values_in_another_layout_and_unrelated_shapes():
+    assert "split or merged" in explain_shape((2, 60, 64), (2, 5, 768))
+    assert "axis by axis" in explain_shape((2, 5), (2, 5, 768))
+
+
+def test_not_a_tensor_or_no_return():
+    error = failure(expect_tensor, None, torch.zeros(3), case="c", what="gelu(x)")
+    assert "gelu(x) returned NoneType" in str(error) and "forget a `return`" in str(error)
+    error = failure(expect_tensor, [1.0, 2.0, 3.0], torch.zeros(3), case="c", what="gelu(x)")
+    assert "returned list" in str(error) and "return" not in str(error).split("\n")[-1]
+
+
+def test_dtype_and_device():
+    error = failure(expect_tensor, torch.zeros(3, dtype=torch.float64), torch.zeros(3), case="c", what="y")
+    assert "dtype torch.float64, expected torch.float32" in str(error)
+    error = failure(expect_tensor, torch.zeros(3, device="meta"), torch.zeros(3), case="c", what="y")
+    assert "y is on meta, but the input was on cpu" in str(error) and "device=x.device" in str(error)
+
+
+# -- values ----------------------------------------------------------------------------------------
+
+
+def test_close_enough_passes_and_tolerance_is_atol_plus_rtol():
+    expected = torch.tensor([1.0, -2.0, 100.0])
+    expect_close(expected + torch.tensor([1e-6, -1e-6, 9e-4]), expected, case="c", what="y", atol=2e-6, rtol=1e-5)
+    with pytest.raises(KataFailure):
+        expect_close(expected + torch.tensor([0.0, 0.0, 2e-3]), expected, case="c", what="y", atol=2e-6, rtol=1e-5)
+
+
+def test_largest_error_and_where():
+    expected = torch.zeros(2, 3, 4)
+    got = expected.clone()
+    got[1, 2, 0] = 0.5
+    got[0, 0, 1] = 0.1
+    message = str(failure(expect_close, got, expected, case="x of shape (2, 3, 4)", what="LayerNorm",
+                          atol=1e-5, rtol=1e-5))
+    assert message.startswith("case: x of shape (2, 3, 4)\nLayerNorm differs from GPT-2's\n")
+    assert "largest error 5.00e-01 at index (1, 2, 0)" in message
+    assert "2 of 24 values are off (8.3%)" in message
+
+
+def test_expected_values_are_never_printed():
+    expected = torch.tensor([[3.14159, 2.71828], [1.41421, 1.73205]])
+    got = torch.full_like(expected, 10.0)
+    wrong_shape = str(failure(expect_close, torch.zeros(4), expected, case="c", what="y", atol=1e-5, rtol=0))
+    wrong_values = str(failure(expect_close, got, expected, case="c", what="y", atol=1e-5, rtol=0))
+    for message in (wrong_shape, wrong_values):
+        for digits in ("3.14", "2.71", "2.72", "1.41", "1.73"):
+            assert digits not in message, message
+    assert "largest error 8.59e+00 at index (1, 0)" in wrong_values  # |got - expected|, not a value
+
+
+def test_nan_is_reported_with_its_first_index():
+    got = torch.zeros(2, 3)
+    got[1, 1] = float("nan")
+    message = str(failure(expect_close, got, torch.zeros(2, 3), case="c", what="y", atol=1e-5, rtol=0))
+    assert "NaN or inf (first at index (1, 1))" in message
+
+
+def test_exact_comparison_reports_any_difference():
+    expected = torch.arange(6.0)
+    expect_equal(expected.clone(), expected, case="c", what="split_heads")
+    with pytest.raises(KataFailure):
+        expect_equal(expected + 1e-3 * (expected == 5), expected, case="c", what="split_heads")
+
+
+# -- classic mistakes ------------------------------------------------------------------------------
+
+
+def layer_norm(x, *, unbiased=False, eps_inside=True):
+    mean = x.mean(-1, keepdim=True)
+    var = x.var(-1, keepdim=True, unbiased=unbiased)
+    return (x - mean) / (torch.sqrt(var + 1e-5) if eps_inside else torch.sqrt(var) + 1e-5)
+
+
+def ln_mistakes(x):
+    return [Mistake("unbiased variance", "divide by C", layer_norm(x, unbiased=True)),
+            Mistake("eps outside the square root", "sqrt(var + eps)", layer_norm(x, eps_inside=False))]
+
+
+def test_a_classic_mistake_is_named_with_its_hint():
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(0)) * 1e-3  # tiny variance: eps matters
+    expected = layer_norm(x)
+    for mistake in ln_mistakes(x):
+        error = failure(expect_close, mistake.output, expected, case="c", what="LayerNorm",
+                        atol=1e-5, rtol=1e-5, mistakes=ln_mistakes(x))
+        assert error.diagnosis == mistake.name
+        assert f"this looks like a classic mistake: {mistake.name}\n  hint: {mistake.hint}" in str(error)
+
+
+def test_an_unknown_error_is_not_given_a_diagnosis():
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    error = failure(expect_close, layer_norm(x) * 1.5, layer_norm(x), case="c", what="LayerNorm",
+                    atol=1e-5, rtol=1e-5, mistakes=ln_mistakes(x))
+    assert error.diagnosis is None and "classic mistake" not in str(error)
+
+
+def test_a_mistake_that_changes_nothing_on_this_case_is_not_claimed():
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(0))
+    harmless = Mistake("harmless", "none", layer_norm(x))  # equal to the reference here
+    error = failure(expect_close, layer_norm(x) + 1.0, layer_norm(x), case="c", what="y",
+                    atol=1e-5, rtol=1e-5, mistakes=[harmless])
+    assert error.diagnosis is None
+
+
+def test_mistakes_are_only_computed_when_the_output_is_wrong():
+    """A generator of mistakes costs nothing on a passing case (the suites may pass one lazily)."""
+    computed = []
+
+    def lazy():
+        computed.append(1)
+        yield Mistake("m", "h", torch.ones(3))
+
+    expect_close(torch.zeros(3), torch.zeros(3), case="c", what="y", atol=1e-5, rtol=0, mistakes=lazy())
+    assert computed == []
+
+
+# -- loading GPT-2's weights -----------------------------------------------------------------------
+
+
+class Mine(nn.Module):
+    def __init__(self, rows=4):
+        super().__init__()
+        self.weight = nn.Parameter(torch.zeros(rows, 3))
+        self.extra = nn.Parameter(torch.zeros(1))
+
+
+def test_loading_names_missing_unexpected_and_misshaped_tensors():
+    gpt2 = {"weight": torch.zeros(3, 4), "bias": torch.zeros(4)}
+    message = str(failure(expect_loadable, Mine(), gpt2, case="c", what="Conv1D"))
+    assert "missing (GPT-2 has them, you do not): bias" in message
+    assert "unexpected (you have them, GPT-2 does not): extra" in message
+    assert "wrong shape, weight: yours (4, 3), GPT-2's (3, 4)" in message
+    message = str(failure(expect_loadable, object(), gpt2, case="c", what="Conv1D"))
+    assert "expected a torch.nn.Module" in message
+
+
+def test_fail_formats_case_what_and_details():
+    error = failure(fail, "case 1", "it broke", "first detail", "", "second detail", diagnosis="d")
+    assert str(error) == "case: case 1\nit broke\n  first detail\n  second detail"
+    assert error.diagnosis == "d"
+    assert re.fullmatch(r"case: c\nw", str(failure(fail, "c", "w")))

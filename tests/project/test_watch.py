@@ -1,0 +1,161 @@
+"""Watch mode (`nox -s watch`): a save in exercises/ brings a new verdict, fast, from a warm process."""
+
+import io
+import os
+import queue
+import re
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+from gpt2lab import catalog, check
+from gpt2lab.check import ROOT
+from gpt2lab.watch import Watcher, dependents, forget, snapshot
+from tests.project.conftest import make_package
+
+SPLIT = "return x.transpose(1, 2)  # (B, nh, T, hs)"
+
+
+class Lines:
+    """The watcher's output, line by line, each with the time it arrived."""
+
+    def __init__(self, stream):
+        self.queue: queue.Queue = queue.Queue()
+        self.seen: list[str] = []
+        threading.Thread(target=self._read, args=(stream,), daemon=True).start()
+
+    def _read(self, stream):
+        for line in stream:
+            self.queue.put((time.monotonic(), line.rstrip("\n")))
+        self.queue.put((time.monotonic(), None))
+
+    def until(self, pattern: str, timeout: float) -> tuple[float, str]:
+        """Wait for a line matching pattern; return its arrival time and everything read since the last call."""
+        start, chunk = len(self.seen), []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                arrived, line = self.queue.get(timeout=deadline - time.monotonic())
+            except queue.Empty:
+                break
+            if line is None:
+                break
+            self.seen.append(line)
+            if re.search(pattern, line):
+                return arrived, "\n".join(self.seen[start:])
+        raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
+
+
+def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
+    package = make_package(tmp_path, ROOT / "solutions", {"e03_heads": [(SPLIT, "return x  # (B, nh, T, hs)")]})
+    target = tmp_path / package / "e03_heads.py"
+    environ = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8")
+    environ.pop("PYTHONDONTWRITEBYTECODE", None)  # a learner's Python writes .pyc files: so must this one
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "gpt2lab", "watch", "e01", "e03", "--impl", package, "--root", str(tmp_path),
+         "--device", "cpu", "--max-runs", "3", "--timeout", "150", "--interval", "0.05"],
+        cwd=ROOT, env=environ, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = Lines(watcher.stdout)
+    try:
+        _, first = lines.until(r"^Watching ", timeout=120)  # cold start: torch, pytest, both suites
+        assert re.search(r"✔ e01 .* passed 15/15", first) and re.search(r"✘ e03 .* failing", first), first
+        assert "move it with transpose(1, 2)" in first
+
+        # save the fix: the verdict must follow
+        target.write_text((ROOT / "solutions" / "e03_heads.py").read_text())
+        saved = time.monotonic()
+        mtime = target.stat().st_mtime_ns
+        arrived, second = lines.until(r"^Watching ", timeout=30)
+        latency = arrived - saved
+        assert re.search(r"✔ e03 .* passed 13/13", second), second
+        reported = float(re.search(r"verdict (\d+\.\d+) s after the save", second).group(1))
+
+        # a second save of the same size within the same second: stale bytecode must not be used
+        broken = target.read_text().replace(SPLIT, "return x.transpose(1, 3)  # (B, nh, T, hs)")
+        assert len(broken) == len(target.read_text())
+        target.write_text(broken)
+        os.utime(target, ns=(mtime + 1000, mtime + 1000))
+        _, third = lines.until(r"^Watching ", timeout=30)
+        assert re.search(r"✘ e03 .* failing", third) and "got (2, 64, 12, 5)" in third, third
+
+        assert watcher.wait(timeout=30) == 1  # --max-runs 3 reached; e03 does not pass
+    finally:
+        watcher.kill()
+        watcher.wait()
+    print(f"\nwatch mode: verdict {latency:.2f} s after the save (measured by the test), "
+          f"{reported:.2f} s (reported by the watcher)")
+    assert latency < 3.0, f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
+
+
+# -- the watcher's decisions, in this process ------------------------------------------------------
+
+
+def watcher_on(tmp_path, ids, edits=None) -> tuple[Watcher, io.StringIO, Path]:
+    package = make_package(tmp_path, ROOT / "solutions", edits)
+    out = io.StringIO()
+    course = [catalog.BY_ID[i] for i in ids]
+    return Watcher(course, impl=package, root=tmp_path, device="cpu", out=out, clear=False), out, tmp_path / package
+
+
+def test_once_checks_everything_and_stops(tmp_path):
+    watcher, out, _ = watcher_on(tmp_path, ["e01", "e03"])
+    assert watcher.run(max_runs=1) == 0
+    text = out.getvalue()
+    assert "run 1 — everything checked in" in text and "2/2 passed" in text and text.endswith("(Ctrl-C stops).\n")
+
+
+def test_timeout_stops_a_watcher_that_sees_no_save(tmp_path):
+    watcher, out, _ = watcher_on(tmp_path, ["e01"])
+    started = time.monotonic()
+    assert watcher.run(timeout=1.0) == 0
+    assert time.monotonic() - started < 30 and watcher.runs == 1
+
+
+def test_what_is_checked_after_a_save(tmp_path):
+    split = ("x = x.view(B, T, n_head, C // n_head)  # (B, T, nh, hs): cut each embedding into nh pieces\n"
+             "    return x.transpose(1, 2)")
+    watcher, _, folder = watcher_on(tmp_path, ["e01", "e02", "e03", "e04"],
+                                    {"e03_heads": [(split, "return x.reshape(B, n_head, T, C // n_head)")]})
+    watcher.check({"e01", "e02", "e03", "e04"})
+    assert {i: r.status for i, r in watcher.results.items()} == {
+        "e01": check.PASSED, "e02": check.PASSED, "e03": check.FAILING, "e04": check.BLOCKED}
+    assert watcher.current().id == "e03"
+    # saving e02 re-checks e02, e04 (built on it, started) and the current exercise e03
+    assert watcher.after_save([folder / "e02_mlp.py"]) == {"e02", "e03", "e04"}
+    assert watcher.after_save([folder / "e01_layer_norm.py"]) == {"e01", "e03"}
+    assert watcher.after_save([folder / "notes.py"]) == {"e03"}
+    # fixing e03 unblocks e04 once both are checked again
+    (folder / "e03_heads.py").write_text((ROOT / "solutions" / "e03_heads.py").read_text())
+    forget(watcher.impl, [folder / "e03_heads.py"])
+    watcher.check_and_advance(watcher.after_save([folder / "e03_heads.py"]))
+    assert watcher.current() is None
+    assert watcher.results["e04"].status == check.PASSED and watcher.results["e04"].blocked_by == ()
+
+
+def test_dependents_follow_the_catalog():
+    course = list(catalog.EXERCISES)
+    assert "e04" in dependents({"e02"}, course) and "e04" in dependents({"e03"}, course)
+    assert not dependents({"e04"}, [catalog.BY_ID["e01"], catalog.BY_ID["e04"]])
+    for exercise in course:  # transitively: whatever builds on e04 builds on e02
+        if "e04" in exercise.requires:
+            assert exercise.id in dependents({"e02"}, course)
+
+
+def test_forget_drops_the_learners_modules_and_their_bytecode(tmp_path):
+    package = make_package(tmp_path, ROOT / "solutions")
+    sys.path.insert(0, str(tmp_path))
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, False
+    try:
+        module = __import__(f"{package}.e03_heads", fromlist=["split_heads"])
+        source = Path(module.__file__)
+        cached = Path(module.__cached__)
+        assert cached.exists()
+        forget(package, [source])
+        assert not any(m == package or m.startswith(package + ".") for m in sys.modules)
+        assert not cached.exists()
+        assert snapshot(source.parent)[source][1] == source.stat().st_size
+    finally:
+        sys.dont_write_bytecode = writes
+        sys.path.remove(str(tmp_path))
