@@ -1,7 +1,6 @@
 """Hidden suite for e03: split_heads / merge_heads, against the axis arithmetic GPT2Attention does."""
 
 import pytest
-import torch
 from einops import rearrange
 
 from gpt2lab import reference

@@ -1,13 +1,10 @@
 """Hidden suite for e04: CausalSelfAttention against transformers' GPT2Attention run inside GPT2Model."""
 
-import math
-
 import pytest
 import torch
 
 from gpt2lab import reference
-from gpt2lab.pytest_plugin import import_exercise
-from gpt2lab.catalog import BY_ID
+from gpt2lab.learner import sibling
 from gpt2lab.probes import expect_dropout_unbiased, expect_eval_deterministic, expect_output_dropout
 from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
 
@@ -75,7 +72,7 @@ def build(kata, ref, case, *args, **kwargs):
 def test_structure(kata):
     case = "CausalSelfAttention(n_embd=12, n_head=3, n_positions=8)"
     attn = kata.CausalSelfAttention(12, 3, 8)
-    conv1d = import_exercise(kata.__name__.partition(".")[0], BY_ID["e02"]).Conv1D
+    conv1d = sibling(kata, "e02").Conv1D
     for name in ("c_attn", "c_proj"):
         if not isinstance(getattr(attn, name, None), conv1d):
             fail(case, f"CausalSelfAttention.{name} should be your Conv1D from e02",

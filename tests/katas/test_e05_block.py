@@ -4,9 +4,8 @@ import pytest
 import torch
 
 from gpt2lab import reference
-from gpt2lab.catalog import BY_ID
+from gpt2lab.learner import sibling
 from gpt2lab.probes import expect_eval_deterministic
-from gpt2lab.pytest_plugin import import_exercise
 from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
 
 pytestmark = pytest.mark.kata("e05")
@@ -21,11 +20,6 @@ CASES = [  # (n_embd, n_head, n_positions, eps, B, T)
 ]
 
 SHARED = "shared parameters in clones"
-
-
-def learner(kata, exercise: str):
-    """Another exercise's module from the same package as the one under test (e.g. its e01)."""
-    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
 
 
 def block_mistakes(x, block, n_head):
@@ -112,8 +106,8 @@ def test_clones_of_a_block(kata):
 def test_structure(kata):
     case = "Block(48, 3, 16, dropout=0.25)"
     block = kata.Block(48, 3, 16, dropout=0.25)
-    own = {"ln_1": (learner(kata, "e01").LayerNorm, "e01"), "attn": (learner(kata, "e04").CausalSelfAttention, "e04"),
-           "ln_2": (learner(kata, "e01").LayerNorm, "e01"), "mlp": (learner(kata, "e02").MLP, "e02")}
+    own = {"ln_1": (sibling(kata, "e01").LayerNorm, "e01"), "attn": (sibling(kata, "e04").CausalSelfAttention, "e04"),
+           "ln_2": (sibling(kata, "e01").LayerNorm, "e01"), "mlp": (sibling(kata, "e02").MLP, "e02")}
     for name, (cls, exercise) in own.items():
         sub = getattr(block, name, None)
         if not isinstance(sub, cls):

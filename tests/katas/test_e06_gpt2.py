@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from gpt2lab import hub, reference
-from gpt2lab.catalog import BY_ID
+from gpt2lab.learner import describe, sibling
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
-from gpt2lab.pytest_plugin import import_exercise
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
 
 pytestmark = pytest.mark.kata("e06")
@@ -27,20 +26,10 @@ SHAPES = [  # (vocab_size, n_positions, n_embd, n_head, n_layer), (B, T)
 SHARED = "shared parameters in clones"
 
 
-def learner(kata, exercise: str):
-    """Another exercise's module from the same package as the one under test."""
-    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
-
-
 def config_of(kata, shape, dropout=0.0):
     V, n_positions, C, n_head, n_layer = shape
     return kata.GPT2Config(vocab_size=V, n_positions=n_positions, n_embd=C, n_layer=n_layer,
                            n_head=n_head, dropout=dropout)
-
-
-def describe(shape):
-    V, n_positions, C, n_head, n_layer = shape
-    return f"GPT2Config(vocab_size={V}, n_positions={n_positions}, n_embd={C}, n_head={n_head}, n_layer={n_layer})"
 
 
 def ref_model(shape, seed):
@@ -151,9 +140,9 @@ def test_structure(kata):
         fail(case, "GPT2.lm_head has a bias; GPT-2's head has none", "nn.Linear(C, V, bias=False)")
     if not isinstance(getattr(model, "drop", None), torch.nn.Dropout) or model.drop.p != 0.25:
         fail(case, f"GPT2.drop should be nn.Dropout(config.dropout), found {getattr(model, 'drop', None)!r}")
-    if not isinstance(getattr(model, "ln_f", None), learner(kata, "e01").LayerNorm):
+    if not isinstance(getattr(model, "ln_f", None), sibling(kata, "e01").LayerNorm):
         fail(case, "GPT2.ln_f should be your LayerNorm from e01")
-    block = learner(kata, "e05").Block
+    block = sibling(kata, "e05").Block
     h = getattr(model, "h", None)
     if not isinstance(h, torch.nn.ModuleList) or len(h) != 3 or not all(isinstance(b, block) for b in h):
         fail(case, f"GPT2.h should be an nn.ModuleList of 3 of your Blocks (e05), found {type(h).__name__}",

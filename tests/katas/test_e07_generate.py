@@ -8,8 +8,7 @@ import pytest
 import torch
 
 from gpt2lab import hub, reference
-from gpt2lab.catalog import BY_ID
-from gpt2lab.pytest_plugin import import_exercise
+from gpt2lab.learner import sibling
 from gpt2lab.tokenizer import gpt2_tokenizer
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, expect_equal, expect_tensor, fail
 
@@ -17,11 +16,6 @@ pytestmark = pytest.mark.kata("e07")
 
 NO_CROPPING = "no context cropping"
 PROMPT = "Hello, I'm a language model,"
-
-
-def learner(kata, exercise: str):
-    """Another exercise's module from the same package as the one under test."""
-    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
 
 
 def explained(check, mistakes):
@@ -425,7 +419,7 @@ def test_pretrained_gpt2_writes_english(kata, device):
     tokenizer = gpt2_tokenizer()
     case = f"generate_text(GPT2.from_pretrained('gpt2'), GPT-2's tokenizer, {PROMPT!r}, 16, temperature=0)"
     with hub.offline():  # it is in the cache: no network call, no waiting on retries
-        model = learner(kata, "e06").GPT2.from_pretrained("gpt2").to(device)
+        model = sibling(kata, "e06").GPT2.from_pretrained("gpt2").to(device)
         ref = GPT2LMHeadModel.from_pretrained("gpt2").eval().to(device)
     got = kata.generate_text(model, tokenizer, PROMPT, 16, temperature=0.0)
     prompt_ids = torch.tensor([tokenizer.encode(PROMPT)], device=device)

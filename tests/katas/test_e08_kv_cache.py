@@ -13,8 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gpt2lab import reference
-from gpt2lab.catalog import BY_ID
-from gpt2lab.pytest_plugin import import_exercise
+from gpt2lab.learner import describe, gpt2_like, sibling
 from gpt2lab.verdict import Mistake, expect_close, expect_equal, expect_loadable, expect_tensor, fail
 
 pytestmark = pytest.mark.kata("e08")
@@ -29,31 +28,9 @@ NOT_KEPT = "the cache does not keep what update appends"
 NO_PREFILL = "prompt not prefilled"
 
 
-def learner(kata, exercise: str):
-    """Another exercise's module from the same package as the one under test."""
-    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
-
-
-def describe(shape):
-    V, n_positions, C, n_head, n_layer = shape
-    return f"GPT2(vocab_size={V}, n_positions={n_positions}, n_embd={C}, n_head={n_head}, n_layer={n_layer})"
-
-
 def ref_model(shape, seed, device):
     V, n_positions, C, n_head, n_layer = shape
     return reference.lm_model(C, n_head, n_positions, n_layer, V, seed).to(device)
-
-
-def learner_model(kata, ref, case):
-    """The learner's e06 GPT2 with the reference's weights, in eval() mode."""
-    e06, c = learner(kata, "e06"), ref.config
-    model = e06.GPT2(e06.GPT2Config(vocab_size=c.vocab_size, n_positions=c.n_positions, n_embd=c.n_embd,
-                                    n_layer=c.n_layer, n_head=c.n_head))
-    state = {name.removeprefix("transformer."): t for name, t in ref.state_dict().items()}
-    state["lm_head.weight"] = state["wte.weight"]
-    model = model.to(ref.device)
-    expect_loadable(model, state, case=case, what="your GPT2 (e06)")
-    return model.eval()
 
 
 def random_ids(V, B, T, seed, device):
@@ -192,7 +169,7 @@ def test_attention_step(kata, device, seed, n_embd, n_head, n_positions, B, size
             f"layer=0, n_head={n_head}) on x of shape ({B}, {sum(sizes)}, {n_embd}) fed in chunks of "
             f"{', '.join(map(str, sizes))} positions, seed {case_seed}")
     ref = reference.causal_attention(n_embd, n_head, n_positions, case_seed).to(device)
-    attn = learner(kata, "e04").CausalSelfAttention(n_embd, n_head, n_positions).to(device)
+    attn = sibling(kata, "e04").CausalSelfAttention(n_embd, n_head, n_positions).to(device)
     expect_loadable(attn, ref.attn.state_dict(), case=case, what="your CausalSelfAttention (e04)")
     attn.eval()
     x = reference.randn(B, sum(sizes), n_embd, seed=case_seed, device=device)
@@ -239,7 +216,7 @@ def test_forward_cached(kata, device, seed, shape, sizes):
     case = (f"forward_cached({describe(shape)}, ...): a prompt of shape ({B}, {P}) in one pass, then "
             f"{S} tokens one by one, seed {case_seed}")
     ref = ref_model(shape, case_seed, device)
-    model = learner_model(kata, ref, case)
+    model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], B, P + S, case_seed, device)
     expected = hf_logits(ref, idx)  # (B, P + S, V)
     cache, outputs = kata.KVCache(shape[4]), []
@@ -331,7 +308,7 @@ def test_generate_greedy(kata, device, seed, shape, batch, new):
     case = (f"generate_cached({describe(shape)}, idx of shape {batch}, max_new_tokens={new}, "
             f"temperature=0), seed {case_seed}")
     ref = ref_model(shape, case_seed, device)
-    model = learner_model(kata, ref, case)
+    model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], *batch, case_seed, device)
     got = kata.generate_cached(model, idx, new, temperature=0.0)
     expected = hf_generate_cached(ref, idx, new)
@@ -363,9 +340,9 @@ def test_generate_sampling(kata, device, seed, temperature, top_k, top_p):
             f"temperature={temperature}, top_k={top_k}, top_p={top_p}, a generator seeded with {case_seed}) "
             "against your e07 generate with a generator seeded alike")
     ref = ref_model(shape, case_seed, device)
-    model = learner_model(kata, ref, case)
+    model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], B, T, case_seed, device)
-    generate = learner(kata, "e07").generate
+    generate = sibling(kata, "e07").generate
     seeded = lambda: torch.Generator(device=device).manual_seed(case_seed)  # noqa: E731
     expected = generate(model, idx, new, **sampling, generator=seeded())
     got = kata.generate_cached(model, idx, new, **sampling, generator=seeded())
@@ -387,7 +364,7 @@ def test_work_per_token(kata, device, seed):
     case = (f"generate_cached({describe(shape)}, idx of shape ({B}, {T}), max_new_tokens=8, 16, 24, "
             "temperature=0)")
     ref = ref_model(shape, 1000 * seed + 77, device)
-    model = learner_model(kata, ref, case)
+    model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(V, B, T, 1000 * seed + 77, device)
     fed = []  # how many positions h[0].attn.c_attn reads in each pass, when it is called as a module
     hook = model.h[0].attn.c_attn.register_forward_pre_hook(lambda module, args: fed.append(args[0].size(1)))
@@ -418,7 +395,7 @@ def test_context_limit(kata, device):
     shape = (64, 16, 24, 2, 3)
     case = f"generate_cached({describe(shape)}, idx of shape (1, 10), max_new_tokens=9): 19 > n_positions=16"
     ref = ref_model(shape, 5, device)
-    model = learner_model(kata, ref, case)
+    model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(64, 1, 10, 5, device)
     try:
         kata.generate_cached(model, idx, 9, temperature=0.0)

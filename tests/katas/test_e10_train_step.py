@@ -13,9 +13,8 @@ import pytest
 import torch
 
 from gpt2lab import reference
-from gpt2lab.catalog import BY_ID
-from gpt2lab.pytest_plugin import import_exercise
-from gpt2lab.verdict import Mistake, expect_close, expect_loadable, expect_tensor, fail
+from gpt2lab.learner import describe, gpt2_like
+from gpt2lab.verdict import Mistake, expect_close, fail
 
 pytestmark = pytest.mark.kata("e10")
 
@@ -26,31 +25,10 @@ DECAY_ALL = "weight decay on biases and LayerNorm"
 NOT_CLIPPED = "gradients not clipped before the step"
 
 
-def learner(kata, exercise: str):
-    """Another exercise's module from the same package as the one under test."""
-    return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
-
-
-def describe(shape):
-    V, n_positions, C, n_head, n_layer = shape
-    return f"GPT2(vocab_size={V}, n_positions={n_positions}, n_embd={C}, n_head={n_head}, n_layer={n_layer})"
-
-
 def ref_model(shape, seed, device):
     """A fresh copy (training changes it) of transformers' GPT2LMHeadModel with random weights."""
     V, n_positions, C, n_head, n_layer = shape
     return copy.deepcopy(reference.lm_model(C, n_head, n_positions, n_layer, V, seed)).to(device)
-
-
-def learner_model(kata, ref, case):
-    """The learner's e06 GPT2 with the reference's weights."""
-    e06, c = learner(kata, "e06"), ref.config
-    model = e06.GPT2(e06.GPT2Config(vocab_size=c.vocab_size, n_positions=c.n_positions, n_embd=c.n_embd,
-                                    n_layer=c.n_layer, n_head=c.n_head)).to(ref.device)
-    state = {name.removeprefix("transformer."): t for name, t in ref.state_dict().items()}
-    state["lm_head.weight"] = state["wte.weight"]
-    expect_loadable(model, state, case=case, what="your GPT2 (e06)")
-    return model
 
 
 # ---------------------------------------------------------------------------------------------
@@ -177,7 +155,7 @@ def check_groups(groups, model, weight_decay, case):
 def test_param_groups(kata, device):
     shape, weight_decay = (97, 16, 32, 4, 3), 0.1
     models = {"your GPT2 (e06)": None, "transformers' GPT2LMHeadModel": ref_model(shape, 3, device)}
-    models["your GPT2 (e06)"] = learner_model(kata, models["transformers' GPT2LMHeadModel"], describe(shape))
+    models["your GPT2 (e06)"] = gpt2_like(kata, models["transformers' GPT2LMHeadModel"], describe(shape))
     for label, model in models.items():
         case = f"param_groups({label}, {describe(shape)}, weight_decay={weight_decay})"
         groups = kata.param_groups(model, weight_decay)
@@ -382,7 +360,7 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
             f"param_groups(model, {weight_decay}), idx of shape ({B}, {T}), max_norm={max_norm}, lr={lrs}), "
             f"seed {case_seed}")
     ref = ref_model(shape, case_seed, device)
-    model = learner_model(kata, ref, case).train()
+    model = gpt2_like(kata, ref, case).train()
     optimizer = make_optimizer(kata.param_groups(model, weight_decay))
     g = reference.generator(case_seed)
     batches = [torch.randint(0, shape[0], (B, T), generator=g).to(device) for _ in lrs]

@@ -33,7 +33,7 @@ class Lines:
 
     def until(self, pattern: str, timeout: float) -> tuple[float, str]:
         """Wait for a line matching pattern; return its arrival time and everything read since the last call."""
-        start, chunk = len(self.seen), []
+        start = len(self.seen)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
