@@ -94,9 +94,10 @@ def test_forward(kata, device, seed, n_embd, n_head, n_positions, B, T):
     attn = build(kata, ref, case, n_embd, n_head, n_positions).to(device).eval()
     x = reference.randn(B, T, n_embd, seed=case_seed, device=device)
     with torch.no_grad():
-        got = expect_eval_deterministic(lambda: attn(x), case=case, what="CausalSelfAttention.forward")
-        expect_close(got, ref(x), case=case, what="CausalSelfAttention.forward", atol=ATOL, rtol=RTOL,
-                     mistakes=mistakes(x, ref.attn, n_head) if T > 1 else (),
+        # eval() determinism is checked with dropout on, in test_dropout. Classic mistakes are
+        # recognised on the shorter sequences (the 1,024-token case would take a second more).
+        expect_close(attn(x), ref(x), case=case, what="CausalSelfAttention.forward", atol=ATOL, rtol=RTOL,
+                     mistakes=mistakes(x, ref.attn, n_head) if 1 < T <= 64 else (),
                      shape_hints={(B, n_head, T, n_embd // n_head): "the heads are not merged back: "
                                   "merge_heads before c_proj"})
 
