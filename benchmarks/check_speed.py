@@ -9,9 +9,14 @@ What it measures, each in a fresh process, as a learner or a teacher would run i
 - every hidden suite against the solutions with pytest-xdist (`nox -s solutions -- -n 2`), with
   pytest's slowest tests;
 - `nox -s grade` of one submission whose exercises are the solutions (every case runs), with the
-  seconds of each exercise from its grades.json.
+  seconds of each exercise from its grades.json;
+- watch mode (`python -m gpt2lab watch` on a copy of the solutions, every exercise watched): each
+  exercise's file saved with a classic mistake (tests/project/mutants), then fixed; for each save,
+  the seconds from the save to the verdict, and to the end of checking again the exercises built on
+  it (`--watch-only` measures this alone).
 Goals (2-core CPU): check e01 within 1.5 s of its floor, at most ~6 s; every suite in 60 s;
-one grade in 90 s. Machine load distorts every number: run it on a quiet machine (`uptime`).
+one grade in 90 s; a verdict within 1 s of a save. Machine load distorts every number: run it on
+a quiet machine (`uptime`).
 """
 
 from __future__ import annotations
@@ -52,10 +57,56 @@ def slowest(output: str, n: int = 6) -> list[str]:
     return [line for line in lines[start + 1:] if line.strip() and line[0].isdigit()][:n]
 
 
+def watch_latency(pause: float = 1.0) -> dict[str, tuple[float, float, float, float]]:
+    """exercise id -> (verdict on the mistake, all checked; verdict on the fix, all checked), in s."""
+    sys.path.insert(0, str(ROOT))
+    from gpt2lab import catalog
+    from tests.project.conftest import make_package
+    from tests.project.mutants import all_mutants
+    from tests.project.test_watch import Lines
+
+    mutants = {}
+    for mutant in all_mutants():
+        mutants.setdefault(mutant.exercise, mutant)
+    timings = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        package = make_package(Path(tmp), ROOT / "solutions")
+        watcher = subprocess.Popen(
+            [PY, "-m", "gpt2lab", "watch", "--impl", package, "--root", tmp, "--device", "cpu",
+             "--interval", "0.05", "--timeout", "900"],
+            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env=dict(os.environ, PYTHONIOENCODING="utf-8"))
+        lines = Lines(watcher.stdout)
+        try:
+            lines.until(r"^Watching ", timeout=600)
+            for exercise in catalog.EXERCISES:
+                target = Path(tmp) / package / f"{exercise.module}.py"
+                fixed = target.read_text()
+                broken = fixed
+                for old, new in mutants[exercise.id].edits:
+                    broken = broken.replace(old, new, 1)
+                seconds = []
+                for text in (broken, fixed):
+                    time.sleep(pause)
+                    target.write_text(text)
+                    saved = time.monotonic()
+                    arrived, out = lines.until(r"^(Watching|Checking) ", timeout=300)
+                    seconds.append(arrived - saved)
+                    if out.rstrip().splitlines()[-1].startswith("Checking"):
+                        arrived, _ = lines.until(r"^Watching ", timeout=300)
+                    seconds.append(arrived - saved)
+                timings[exercise.id] = tuple(seconds)
+        finally:
+            watcher.kill()
+            watcher.wait()
+    return timings
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=3, help="cold runs of the short commands (best is kept)")
     parser.add_argument("--quick", action="store_true", help="only the floors and the check of e01")
+    parser.add_argument("--watch-only", action="store_true", help="only watch mode's latency")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -67,6 +118,8 @@ def main() -> int:
         results[label] = round(seconds, 2)
         print(f"  {seconds:6.2f} s  {label:<44} {command}")
 
+    if args.watch_only:
+        return measure_watch(args, load)
     report("import torch (floor)", best([PY, "-c", "import torch"], args.repeat), 'python -c "import torch"')
     report("import torch + transformers GPT-2 (floor)",
            best([PY, "-c", "import torch, transformers.models.gpt2.modeling_gpt2"], args.repeat),
@@ -91,6 +144,23 @@ def main() -> int:
             grades = json.loads(out.read_text())
             print("      " + ", ".join(f"{e['id']} {e['seconds']:.1f} s" for e in grades["exercises"])
                   + "  (each after its process is ready)")
+        measure_watch(args, load, results)
+        return 0
+    if args.json:
+        Path(args.json).write_text(json.dumps({"load": load, "cpus": os.cpu_count(), **results}, indent=1))
+    return 0
+
+
+def measure_watch(args, load: float, results: dict | None = None) -> int:
+    results = {} if results is None else results
+    print("  watch mode, every exercise watched: seconds from a save to the verdict / to the end of "
+          "checking again what is built on it")
+    for exercise, (wrong, wrong_all, right, right_all) in watch_latency().items():
+        print(f"      {exercise}  a classic mistake saved {wrong:5.2f} / {wrong_all:5.2f}    "
+              f"fixed {right:5.2f} / {right_all:5.2f}")
+        results[f"watch {exercise}"] = [round(t, 2) for t in (wrong, wrong_all, right, right_all)]
+    verdicts = [t for v in results.values() if isinstance(v, list) for t in v[0::2]]
+    print(f"  {max(verdicts):6.2f} s  slowest verdict after a save (goal: 1 s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"load": load, "cpus": os.cpu_count(), **results}, indent=1))
     return 0

@@ -62,6 +62,12 @@ def hf_config(n_embd: int, n_head: int = 1, n_positions: int = 1024, n_layer: in
     return config
 
 
+# Each reference module is built once per process and kept: all the suites together use fewer than
+# 30 of each kind (tests/project/test_reference.py), and watch mode runs them again on every save,
+# where rebuilding GPT-2 124M alone would cost ~1 s.
+CACHED = 64
+
+
 def gelu(x: torch.Tensor) -> torch.Tensor:
     """GPT-2's activation exactly as transformers computes it (ACT2FN["gelu_new"])."""
     from transformers.activations import ACT2FN
@@ -69,13 +75,13 @@ def gelu(x: torch.Tensor) -> torch.Tensor:
     return ACT2FN["gelu_new"](x)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=CACHED)
 def layer_norm(n_embd: int, eps: float, seed: int) -> nn.LayerNorm:
     """GPT-2's `ln_1`/`ln_2`/`ln_f` are torch's nn.LayerNorm (checked in tests/project)."""
     return randomize_(nn.LayerNorm(n_embd, eps=eps), seed).eval()
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=CACHED)
 def mlp(n_embd: int, seed: int, dropout: float = 0.0) -> nn.Module:
     """transformers' GPT2MLP with random weights, in eval mode."""
     from transformers.models.gpt2.modeling_gpt2 import GPT2MLP
@@ -129,7 +135,7 @@ def run_inside(model: nn.Module, layer: nn.Module, x: torch.Tensor) -> torch.Ten
     return caught[0]
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=CACHED)
 def causal_attention(n_embd: int, n_head: int, n_positions: int, seed: int) -> CausalAttention:
     return CausalAttention(n_embd, n_head, n_positions, seed)
 
@@ -152,7 +158,7 @@ class CausalBlock:
         return run_inside(self.model, self.block, x)
 
 
-@functools.lru_cache(maxsize=8)
+@functools.lru_cache(maxsize=CACHED)
 def causal_block(n_embd: int, n_head: int, n_positions: int, eps: float, seed: int) -> CausalBlock:
     return CausalBlock(n_embd, n_head, n_positions, eps, seed)
 
@@ -169,7 +175,7 @@ def causal_attention_of(attn: nn.Module, x: torch.Tensor, n_head: int) -> torch.
     return y @ attn.c_proj.weight + attn.c_proj.bias
 
 
-@functools.lru_cache(maxsize=16)  # one GPT-2 124M and small ones
+@functools.lru_cache(maxsize=CACHED)  # one GPT-2 124M, ~30 small ones
 def lm_model(n_embd: int, n_head: int, n_positions: int, n_layer: int, vocab_size: int,
              seed: int) -> nn.Module:
     """transformers' GPT2LMHeadModel (head tied to wte) with random weights, in eval mode.

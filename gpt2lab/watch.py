@@ -5,9 +5,11 @@ warm; on a save it forgets only the learner's modules (`exercises.*` in sys.modu
 bytecode of the saved files) and runs gpt2lab.check.run() in this process, so the verdict comes
 a fraction of a second after the save instead of the ~4 s a cold `nox -s check` spends importing.
 
-What is checked after a save: the exercise whose file was saved, the exercises built on it that
-had been started, and the current exercise (the first one not passing). When the current exercise
-passes, the next one is checked at once, like rustlings.
+What is checked after a save, in two steps: first the exercise whose file was saved and the
+current exercise (the first one not passing), whose verdict is shown at once; then the exercises
+built on the saved one that had been started (saving e01 when e02-e10 are done takes ~3 s to
+check them all again), and the table is shown again. When the current exercise passes, the next
+one is checked at once, like rustlings.
 """
 
 from __future__ import annotations
@@ -93,25 +95,31 @@ class Watcher:
         # blocked-by follows the latest status of everything known, not only what was just checked
         check.link_blocked([self.results[e.id] for e in self.course if e.id in self.results])
 
-    def after_save(self, changed: list[Path]) -> set[str]:
-        """Which exercises to check after these files were saved."""
+    def after_save(self, changed: list[Path]) -> tuple[set[str], set[str]]:
+        """Which exercises to check after these files were saved: first (the verdict the learner
+        waits for) the saved exercises and the current one; then the started ones built on them."""
         modules = {path.stem for path in changed}
         saved = {e.id for e in self.course if e.module in modules}
         started = {i for i in dependents(saved, self.course)
                    if i in self.results and self.results[i].status != check.NOT_STARTED}
         current = self.current()
-        return saved | started | ({current.id} if current else set())
+        first = saved | ({current.id} if current else set())
+        return first, started - first
 
-    def check_and_advance(self, ids: set[str]) -> None:
-        """Check `ids`; while the current exercise then passes, check the next one too."""
+    def check_and_advance(self, ids: set[str], *, skip: set[str] = frozenset()) -> set[str]:
+        """Check `ids`; while the current exercise then passes, check the next one too, unless it
+        is one of `skip` (just checked, or checked next anyway). Returns every exercise checked."""
         self.check(ids)
-        while (current := self.current()) is not None and current.id not in ids:
-            ids = {current.id}
-            self.check(ids)
+        checked = set(ids)
+        while (current := self.current()) is not None and current.id not in checked | skip:
+            self.check({current.id})
+            checked.add(current.id)
+        return checked
 
     # -- showing ----------------------------------------------------------------------------
 
-    def show(self, note: str) -> None:
+    def show(self, note: str, *, next_step: str = "") -> None:
+        """The table; its last line says what comes next: `next_step`, or watching for a save."""
         import torch
 
         device = self.device if self.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
@@ -121,7 +129,8 @@ class Watcher:
         text = render(results, header=header, style=Style(colour=self.clear))
         if self.clear:
             self.out.write("\033[2J\033[H")
-        self.out.write(text + f"\n\nWatching {self.impl}/: save a file to check again (Ctrl-C stops).\n")
+        last = next_step or f"Watching {self.impl}/: save a file to check again (Ctrl-C stops)."
+        self.out.write(f"{text}\n\n{last}\n")
         self.out.flush()
 
     # -- the loop ---------------------------------------------------------------------------
@@ -151,17 +160,28 @@ class Watcher:
             if saved is None:
                 break
             files, changed = saved
-            forget(self.impl, changed)
-            ids = self.after_save(changed)
-            names = ", ".join(p.name for p in changed)
-            if not ids:
-                self.show(f"{names} saved; nothing to check")
-                continue
-            self.check_and_advance(ids)
-            latest = max((files[p][0] for p in changed if p in files), default=None)
-            since = f"{time.time() - latest / 1e9:.2f} s after the save" if latest else "after a deletion"
-            self.show(f"{names} saved, verdict {since}")
+            self.on_save(changed, max((files[p][0] for p in changed if p in files), default=None))
         return 0 if self.current() is None else 1
+
+    def on_save(self, changed: list[Path], saved_ns: int | None) -> None:
+        """Check again after a save (saved_ns: its mtime; None when files were only deleted)."""
+        forget(self.impl, changed)
+        first, then = self.after_save(changed)
+        names = ", ".join(p.name for p in changed)
+        if not first:
+            self.show(f"{names} saved; nothing to check")
+            return
+        checked = self.check_and_advance(first, skip=then)
+        since = f"{time.time() - saved_ns / 1e9:.2f} s after the save" if saved_ns else "after a deletion"
+        if not then:
+            self.show(f"{names} saved, verdict {since}")
+            return
+        built_on = ", ".join(e.id for e in self.course if e.id in then)
+        self.show(f"{names} saved, verdict {since}",
+                  next_step=f"Checking {built_on} again, built on what you saved...")
+        started = self.clock()
+        self.check_and_advance(then, skip=checked)
+        self.show(f"{names} saved, verdict {since}; {built_on} checked again in {self.clock() - started:.2f} s")
 
 
 def main(course: list[catalog.Exercise], *, impl: str, root: Path, suites: Path, device: str,

@@ -2,12 +2,13 @@
 loaded from both checkpoint layouts; from_pretrained on a local directory and with nothing to load."""
 
 import copy
+import weakref
 
 import pytest
 import torch
 
 from gpt2lab import hub, reference
-from gpt2lab.learner import describe, sibling
+from gpt2lab.learner import build_for_loading, describe, sibling
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
 
@@ -47,6 +48,12 @@ def legacy_state_dict(ref):
     return state
 
 
+def build(kata, shape, device):
+    """The learner's GPT2 for a checkpoint that sets every weight (random initialisers skipped)."""
+    config = config_of(kata, shape)
+    return build_for_loading(lambda: kata.GPT2(config)).to(device).eval()
+
+
 def load(kata, model, state, case):
     """load_hf_weights with a checkpoint that fits; then check that the weights really moved."""
     try:
@@ -56,13 +63,24 @@ def load(kata, model, state, case):
              f"{type(error).__name__}: {error}",
              "strip the 'transformer.' prefix; skip lm_head.weight and the attn.bias / attn.masked_bias "
              "buffers; every other name is one of your model's")
-    own = model.state_dict()
+    own, compared = model.state_dict(), set()
     for name, tensor in state.items():
         name = name.removeprefix("transformer.")
-        if name in own and name != "lm_head.weight" and not torch.equal(own[name].cpu(), tensor.cpu()):
+        if name in own and name != "lm_head.weight":
+            compared.add(name)
+        if name in compared and not torch.equal(own[name].cpu(), tensor.cpu()):
             fail(case, f"after load_hf_weights, {name} does not hold the checkpoint's values",
                  "copy into the model's own tensors: model.state_dict()[name].copy_(tensor) under "
                  "torch.no_grad() (assigning to the dict changes nothing)")
+    for name, parameter in model.named_parameters():  # a tied head is listed once, as wte.weight
+        if name not in compared and parameter.isnan().any():  # still build()'s fill: never loaded
+            if name == "lm_head.weight":
+                fail(case, "lm_head.weight is not wte.weight, and load_hf_weights did not set it: your "
+                     "head keeps its initial values", "tie it: self.lm_head.weight = self.wte.weight",
+                     diagnosis="untied head")
+            fail(case, f"after load_hf_weights, {name} still holds its initial values: no tensor of the "
+                 "checkpoint was loaded into it", "every parameter of GPT2 has a tensor in a GPT-2 "
+                 "checkpoint: compare your names with model.state_dict().keys()")
     return model
 
 
@@ -70,9 +88,22 @@ def random_ids(shape, B, T, seed, device):
     return torch.randint(0, shape[0], (B, T), generator=reference.generator(seed)).to(device)
 
 
-@torch.no_grad()
+# reference model -> {(input, mistake): its logits}: watch mode checks e06 again on every save, and
+# each forward of GPT-2 124M is ~0.08 s of the 1 s it has
+KNOWN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def hf_logits(ref, idx, *, no_ln_f=False, no_wpe=False):
     """The reference's logits, or those of a classic mistake switched on with forward hooks."""
+    key = (idx.device, tuple(idx.shape), tuple(idx.flatten().tolist()), no_ln_f, no_wpe)
+    known = KNOWN.setdefault(ref, {})
+    if key not in known:
+        known[key] = hooked_logits(ref, idx, no_ln_f=no_ln_f, no_wpe=no_wpe)
+    return known[key]
+
+
+@torch.no_grad()
+def hooked_logits(ref, idx, *, no_ln_f, no_wpe):
     body = ref.transformer
     hooks = []
     if no_ln_f:
@@ -109,11 +140,13 @@ def logits_mistakes(ref, idx, small):
 
 
 def check_logits(kata, ref, model, idx, case, small):
+    """small: a model small enough to also check eval() determinism and recognise shared blocks."""
     B, T = idx.shape
     hints = {(B, ref.config.vocab_size): "logits for every position are needed, (B, T, V), not only "
              "for the last one", (B, T, ref.config.n_embd): "lm_head is missing: logits = lm_head(ln_f(x))"}
     with torch.no_grad():
-        got = expect_eval_deterministic(lambda: model(idx), case=case, what="GPT2.forward")
+        got = expect_eval_deterministic(lambda: model(idx), case=case, what="GPT2.forward") if small \
+            else model(idx)
         expected = hf_logits(ref, idx)
         try:
             expect_close(got, expected, case=case, what="the logits", atol=ATOL, rtol=RTOL, shape_hints=hints)
@@ -167,7 +200,7 @@ def test_logits(kata, device, seed, shape, batch):
     (B, T), case_seed = batch, 1000 * seed + sum(shape)
     case = f"{describe(shape)}, idx of shape {batch}, GPT2LMHeadModel's state dict, seed {case_seed}"
     ref = ref_model(shape, case_seed).to(device)
-    model = load(kata, kata.GPT2(config_of(kata, shape)).to(device).eval(), ref.state_dict(), case)
+    model = load(kata, build(kata, shape, device), ref.state_dict(), case)
     check_logits(kata, ref, model, random_ids(shape, B, T, case_seed, device), case, small=shape[2] < 768)
 
 
@@ -177,7 +210,7 @@ def test_legacy_layout(kata, device, seed, shape, batch):
     (B, T), case_seed = batch, 1000 * seed + sum(shape)
     case = f"{describe(shape)}, idx of shape {batch}, the original gpt2 layout, seed {case_seed}"
     ref = ref_model(shape, case_seed).to(device)
-    model = load(kata, kata.GPT2(config_of(kata, shape)).to(device).eval(), legacy_state_dict(ref), case)
+    model = load(kata, build(kata, shape, device), legacy_state_dict(ref), case)
     if model.lm_head.weight is not model.wte.weight:
         fail(case, "lm_head.weight is not wte.weight, and this checkpoint has no lm_head.weight: "
              "your head keeps its random initial values", "tie it: self.lm_head.weight = self.wte.weight",

@@ -4,7 +4,7 @@ an implementation written differently passes."""
 import subprocess
 import sys
 
-from gpt2lab import catalog, check
+from gpt2lab import catalog, check, reference
 from gpt2lab.check import NOT_STARTED, PASSED
 
 ROOT = check.ROOT
@@ -16,9 +16,15 @@ def describe(results):
 
 
 def test_solutions_pass_every_suite(grade):
+    caches = {name: f for name, f in vars(reference).items() if hasattr(f, "cache_info")}
+    for f in caches.values():
+        f.cache_clear()
     results = grade(IDS)
     assert all(r.status == PASSED for r in results.values()), describe(results)
     assert all(len(r.graded) >= 5 for r in results.values())
+    # every reference module the suites use stays built: watch mode runs them all again on a save
+    built = {name: f.cache_info().misses for name, f in caches.items()}
+    assert "lm_model" in built and max(built.values()) <= reference.CACHED, built
 
 
 def test_fresh_stubs_are_not_started(grade):

@@ -1,15 +1,11 @@
 """Every classic mistake must fail its exercise, with the right diagnosis when one is named."""
 
-import importlib
-import pkgutil
-
 import pytest
 
 from gpt2lab.check import PASSED
-from tests.project import mutants
+from tests.project.mutants import all_mutants
 
-ALL = [m for info in pkgutil.iter_modules(mutants.__path__)
-       for m in importlib.import_module(f"{mutants.__name__}.{info.name}").MUTANTS]
+ALL = all_mutants()
 
 
 @pytest.mark.parametrize("mutant", ALL, ids=[m.id for m in ALL])

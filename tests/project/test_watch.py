@@ -89,6 +89,38 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
     assert latency < 3.0, f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
 
 
+def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
+    """e06 builds your whole GPT-2 124M: random initialisation skipped, the reference kept warm."""
+    embed = "x = self.drop(self.wte(idx) + self.wpe(positions))"
+    package = make_package(tmp_path, ROOT / "solutions")
+    target = tmp_path / package / "e06_gpt2.py"
+    watcher = subprocess.Popen(
+        [sys.executable, "-m", "gpt2lab", "watch", "e06", "--impl", package, "--root", str(tmp_path),
+         "--device", "cpu", "--max-runs", "3", "--timeout", "150", "--interval", "0.05"],
+        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8"),
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = Lines(watcher.stdout)
+    latencies = []
+    try:
+        _, first = lines.until(r"^Watching ", timeout=120)
+        assert re.search(r"✔ e06 .* passed", first), first
+        for text, verdict in ((target.read_text().replace(embed, "x = self.drop(self.wte(idx))"),
+                               r"✘ e06 .* failing(.|\n)*no position embeddings"),
+                              ((ROOT / "solutions" / "e06_gpt2.py").read_text(), r"✔ e06 .* passed")):
+            time.sleep(0.2)
+            target.write_text(text)
+            saved = time.monotonic()
+            arrived, screen = lines.until(r"^Watching ", timeout=30)
+            assert re.search(verdict, screen), screen
+            latencies.append(arrived - saved)
+        assert watcher.wait(timeout=30) == 0
+    finally:
+        watcher.kill()
+        watcher.wait()
+    print(f"\nwatch mode, e06: verdicts {', '.join(f'{t:.2f}' for t in latencies)} s after the saves")
+    assert max(latencies) < 3.0, f"e06's verdicts came {latencies} s after the saves (target: under 1 s)"
+
+
 # -- the watcher's decisions, in this process ------------------------------------------------------
 
 
@@ -122,16 +154,34 @@ def test_what_is_checked_after_a_save(tmp_path):
     assert {i: r.status for i, r in watcher.results.items()} == {
         "e01": check.PASSED, "e02": check.PASSED, "e03": check.FAILING, "e04": check.BLOCKED}
     assert watcher.current().id == "e03"
-    # saving e02 re-checks e02, e04 (built on it, started) and the current exercise e03
-    assert watcher.after_save([folder / "e02_mlp.py"]) == {"e02", "e03", "e04"}
-    assert watcher.after_save([folder / "e01_layer_norm.py"]) == {"e01", "e03"}
-    assert watcher.after_save([folder / "notes.py"]) == {"e03"}
+    # saving e02 re-checks e02 and the current exercise e03 first, then e04 (built on e02, started)
+    assert watcher.after_save([folder / "e02_mlp.py"]) == ({"e02", "e03"}, {"e04"})
+    assert watcher.after_save([folder / "e01_layer_norm.py"]) == ({"e01", "e03"}, set())
+    assert watcher.after_save([folder / "notes.py"]) == ({"e03"}, set())
     # fixing e03 unblocks e04 once both are checked again
     (folder / "e03_heads.py").write_text((ROOT / "solutions" / "e03_heads.py").read_text())
     forget(watcher.impl, [folder / "e03_heads.py"])
-    watcher.check_and_advance(watcher.after_save([folder / "e03_heads.py"]))
+    first, then = watcher.after_save([folder / "e03_heads.py"])
+    assert (first, then) == ({"e03"}, {"e04"})
+    assert watcher.check_and_advance(first) == {"e03", "e04"}  # e03 passes: on to the current one, e04
     assert watcher.current() is None
     assert watcher.results["e04"].status == check.PASSED and watcher.results["e04"].blocked_by == ()
+
+
+def test_the_saved_exercise_is_answered_before_those_built_on_it(tmp_path):
+    """Saving e01 with e01-e05 done: e01's verdict first, then e05 (built on it) checked again."""
+    watcher, out, folder = watcher_on(tmp_path, ["e01", "e02", "e03", "e05"])
+    watcher.check({"e01", "e02", "e03", "e05"})
+    target = folder / "e01_layer_norm.py"
+    target.write_text(target.read_text().replace("+ self.eps)", "+ self.eps + 1.0)"))
+    watcher.on_save([target], target.stat().st_mtime_ns)
+    screens = out.getvalue().split("GPT-2 kata — watching")[1:]
+    assert len(screens) == 2, out.getvalue()
+    assert re.search(r"✘ e01 .* failing", screens[0]) and re.search(r"✔ e05 .* passed", screens[0])
+    assert screens[0].rstrip().endswith("Checking e05 again, built on what you saved..."), screens[0]
+    assert re.search(r"✘ e01 .* failing", screens[1]) and re.search(r"e05 .* blocked", screens[1]), screens[1]
+    assert "e05 checked again in" in screens[1] and screens[1].rstrip().endswith("(Ctrl-C stops).")
+    assert watcher.runs == 3  # the first check, then the two steps
 
 
 def test_dependents_follow_the_catalog():

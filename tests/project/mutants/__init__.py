@@ -7,6 +7,8 @@ diagnosis when one is given. Add a module per kata.
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 from dataclasses import dataclass
 
 
@@ -21,3 +23,9 @@ class Mutant:
     @property
     def id(self) -> str:
         return f"{self.exercise}-{self.name.replace(' ', '-')}"
+
+
+def all_mutants() -> list[Mutant]:
+    """Every module's MUTANTS, module by module."""
+    return [m for info in pkgutil.iter_modules(__path__)
+            for m in importlib.import_module(f"{__name__}.{info.name}").MUTANTS]
