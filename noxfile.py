@@ -127,6 +127,12 @@ def student(session: nox.Session) -> None:
 
 
 @nox.session(python=False)
+def publish(session: nox.Session) -> None:
+    """Point the Colab badges and the notebook at the kata's GitHub repository: `nox -s publish -- URL`."""
+    session.run(sys.executable, "-m", "gpt2lab", "publish", *session.posargs, external=True)
+
+
+@nox.session(python=False)
 def classroom(session: nox.Session) -> None:
     """Write .github/workflows/classroom.yml from gpt2lab/catalog.py and grading.toml."""
     session.run(sys.executable, "-m", "gpt2lab", "classroom", *session.posargs, external=True)

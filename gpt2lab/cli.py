@@ -127,6 +127,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("outdir", help="a new directory")
     p.set_defaults(run=student)
 
+    p = commands.add_parser("publish", help="set the GitHub repository the kata is published in "
+                            "(Colab badges, the notebook's REPO_URL, pyproject.toml)")
+    p.add_argument("url", help="https://github.com/OWNER/NAME")
+    p.add_argument("--root", default=str(ROOT), help="the kata to change (default: this repository)")
+    p.set_defaults(run=publish)
+
     p = commands.add_parser("classroom", help="write .github/workflows/classroom.yml (catalogue + grading.toml)")
     p.add_argument("--check", action="store_true", help="only say whether the file is up to date")
     p.set_defaults(run=classroom)
@@ -198,6 +204,22 @@ def student(args: argparse.Namespace) -> int:
         return 2
     print(f"gpt2lab: the student repository is in {out} (one commit, no solutions/). Push it as the "
           "starter (template) repository of your GitHub Classroom assignment.")
+    return 0
+
+
+def publish(args: argparse.Namespace) -> int:
+    from gpt2lab import publish as publisher
+
+    root = Path(args.root)
+    try:
+        changed = publisher.publish(args.url, root=root)
+    except (ValueError, OSError) as error:
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2
+    url = publisher.repository(args.url)
+    names = ", ".join(str(p.relative_to(root)) for p in changed) or "nothing: it was already set"
+    print(f"gpt2lab: the kata now points at {url}; changed {names}.\n"
+          f"The badges open {publisher.badge_target(url)} once it is pushed there.")
     return 0
 
 

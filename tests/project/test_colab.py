@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from gpt2lab import publish
 from gpt2lab.check import ROOT
 from tests.project import nbrun
 
@@ -103,25 +104,95 @@ def test_notebook_without_a_repository_says_what_to_set(tmp_path):
     assert done.returncode == 1 and "REPO_URL is empty" in done.stderr
 
 
-def repository_url() -> str | None:
+def repository_url(root: Path = ROOT) -> str | None:
     """`Repository` under [project.urls] in pyproject.toml, when the kata is published."""
-    text = (ROOT / "pyproject.toml").read_text()
+    text = (root / "pyproject.toml").read_text()
     urls = re.search(r"^\[project\.urls\]\n(.*?)(?:^\[|\Z)", text, re.S | re.M)
     found = urls and re.search(r'^Repository\s*=\s*"([^"]+)"', urls.group(1), re.M)
     return found.group(1).removesuffix(".git") if found else None
 
 
-def test_badges_open_the_notebook_in_colab():
-    """With a published Repository URL the badges open this notebook directly; without one, Colab's
-    GitHub tab, where the learner pastes the repository's URL."""
-    url = repository_url()
+def expect_badges(root: Path = ROOT) -> None:
+    """With a published Repository URL the badges open the notebook directly, and the notebook
+    clones that repository; without one, the badges open Colab's GitHub tab."""
+    url = repository_url(root)
     if url:
         target = url.replace("https://github.com/", "https://colab.research.google.com/github/") + \
             "/blob/main/notebooks/colab.ipynb"
     else:
         target = "https://colab.research.google.com/github/"
     badge = f"{BADGE}({target})"
-    for path in (ROOT / "README.md", ROOT / "README.es.md", NOTEBOOK):
-        assert badge in path.read_text(encoding="utf-8").replace('\\"', '"'), f"{path.name}: expected {badge}"
-    if url:
-        assert f'os.environ.get(\\"GPT2LAB_REPO\\", \\"{url}\\")' in NOTEBOOK.read_text(encoding="utf-8")
+    for path in (root / "README.md", root / "README.es.md", root / "notebooks" / "colab.ipynb"):
+        text = path.read_text(encoding="utf-8").replace('\\"', '"')
+        assert badge in text, f"{path.name}: expected {badge}"
+        assert text.count("colab.research.google.com/github/") == 1, f"{path.name}: one badge, pointing at {target}"
+    notebook_text = (root / "notebooks" / "colab.ipynb").read_text(encoding="utf-8")
+    json.loads(notebook_text)
+    default = url or ""
+    assert f'os.environ.get(\\"GPT2LAB_REPO\\", \\"{default}\\")' in notebook_text
+
+
+def test_badges_open_the_notebook_in_colab():
+    expect_badges(ROOT)
+
+
+# -- nox -s publish -- URL: the kata pointed at its GitHub repository -----------------------------
+
+
+def kata_copy(tmp_path: Path, pyproject: str | None = None) -> Path:
+    root = tmp_path / "kata"
+    (root / "notebooks").mkdir(parents=True)
+    for name in ("README.md", "README.es.md", "notebooks/colab.ipynb", "pyproject.toml"):
+        shutil.copy(ROOT / name, root / name)
+    if pyproject is not None:
+        (root / "pyproject.toml").write_text(pyproject)
+    return root
+
+
+def test_publish_points_badges_notebook_and_pyproject_at_the_repository(tmp_path):
+    root = kata_copy(tmp_path)
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "publish", "https://github.com/ana/gpt2-kata.git/",
+                           "--root", str(root)], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "https://github.com/ana/gpt2-kata" in done.stdout and "notebooks/colab.ipynb" in done.stdout
+    assert repository_url(root) == "https://github.com/ana/gpt2-kata"
+    expect_badges(root)
+    import tomllib
+
+    assert tomllib.loads((root / "pyproject.toml").read_text())["project"]["urls"] == {
+        "Repository": "https://github.com/ana/gpt2-kata"}
+
+    # again with a fork's URL: it replaces the first one; the same URL twice changes nothing
+    publish.publish("https://github.com/luis/gpt2-kata", root=root)
+    assert repository_url(root) == "https://github.com/luis/gpt2-kata"
+    expect_badges(root)
+    assert "ana/" not in "".join(p.read_text() for p in root.rglob("*") if p.is_file())
+    assert publish.publish("https://github.com/luis/gpt2-kata", root=root) == []
+    assert publish.repository_of(root) == "https://github.com/luis/gpt2-kata"
+
+
+def test_publish_keeps_other_project_urls(tmp_path):
+    text = (ROOT / "pyproject.toml").read_text()
+    text = re.sub(r"^\[project\.urls\]\n(.*?)(?=^\[|\Z)", "", text, flags=re.S | re.M)
+    text = text.replace("\n[tool.setuptools]\n", '\n[project.urls]\nHomepage = "https://example.org/kata"\n\n'
+                        "[tool.setuptools]\n", 1)
+    assert "Homepage" in text
+    root = kata_copy(tmp_path, text)
+    publish.publish("https://github.com/ana/kata", root=root)
+    import tomllib
+
+    project = tomllib.loads((root / "pyproject.toml").read_text())["project"]
+    assert project["urls"] == {"Repository": "https://github.com/ana/kata", "Homepage": "https://example.org/kata"}
+    assert project["name"] == "gpt2lab"
+
+
+def test_publish_refuses_what_colab_cannot_open(tmp_path):
+    root = kata_copy(tmp_path)
+    before = {p: p.read_bytes() for p in root.rglob("*") if p.is_file()}
+    for url in ("https://gitlab.com/ana/kata", "github.com/ana/kata", "https://github.com/ana",
+                "https://github.com/ana/kata/tree/dev"):
+        done = subprocess.run([sys.executable, "-m", "gpt2lab", "publish", url, "--root", str(root)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert done.returncode == 2 and "https://github.com/OWNER/NAME" in done.stderr, done.stderr
+        assert "Traceback" not in done.stderr
+    assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == before
