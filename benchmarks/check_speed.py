@@ -119,7 +119,16 @@ def main() -> int:
         print(f"  {seconds:6.2f} s  {label:<44} {command}")
 
     if args.watch_only:
-        return measure_watch(args, load)
+        measure_watch(results)
+    else:
+        measure_waits(args, report, results)
+    if args.json:
+        Path(args.json).write_text(json.dumps({"load": load, "cpus": os.cpu_count(), **results}, indent=1))
+    return 0
+
+
+def measure_waits(args, report, results: dict) -> None:
+    """The floors, a cold check, and (without --quick) every suite, one grade and watch mode."""
     report("import torch (floor)", best([PY, "-c", "import torch"], args.repeat), 'python -c "import torch"')
     report("import torch + transformers GPT-2 (floor)",
            best([PY, "-c", "import torch, transformers.models.gpt2.modeling_gpt2"], args.repeat),
@@ -144,26 +153,19 @@ def main() -> int:
             grades = json.loads(out.read_text())
             print("      " + ", ".join(f"{e['id']} {e['seconds']:.1f} s" for e in grades["exercises"])
                   + "  (each after its process is ready)")
-        measure_watch(args, load, results)
-        return 0
-    if args.json:
-        Path(args.json).write_text(json.dumps({"load": load, "cpus": os.cpu_count(), **results}, indent=1))
-    return 0
+        measure_watch(results)
 
 
-def measure_watch(args, load: float, results: dict | None = None) -> int:
-    results = {} if results is None else results
+def measure_watch(results: dict) -> None:
     print("  watch mode, every exercise watched: seconds from a save to the verdict / to the end of "
           "checking again what is built on it")
-    for exercise, (wrong, wrong_all, right, right_all) in watch_latency().items():
+    timings = watch_latency()
+    for exercise, (wrong, wrong_all, right, right_all) in timings.items():
         print(f"      {exercise}  a classic mistake saved {wrong:5.2f} / {wrong_all:5.2f}    "
               f"fixed {right:5.2f} / {right_all:5.2f}")
         results[f"watch {exercise}"] = [round(t, 2) for t in (wrong, wrong_all, right, right_all)]
-    verdicts = [t for v in results.values() if isinstance(v, list) for t in v[0::2]]
-    print(f"  {max(verdicts):6.2f} s  slowest verdict after a save (goal: 1 s)")
-    if args.json:
-        Path(args.json).write_text(json.dumps({"load": load, "cpus": os.cpu_count(), **results}, indent=1))
-    return 0
+    slowest_verdict = max(max(wrong, right) for wrong, _, right, _ in timings.values())
+    print(f"  {slowest_verdict:6.2f} s  slowest verdict after a save (goal: 1 s)")
 
 
 if __name__ == "__main__":

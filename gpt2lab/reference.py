@@ -63,7 +63,7 @@ def hf_config(n_embd: int, n_head: int = 1, n_positions: int = 1024, n_layer: in
 
 
 # Each reference module is built once per process and kept: all the suites together use fewer than
-# 30 of each kind (tests/project/test_reference.py), and watch mode runs them again on every save,
+# 30 of each kind (tests/project/test_course.py), and watch mode runs them again on every save,
 # where rebuilding GPT-2 124M alone would cost ~1 s.
 CACHED = 64
 

@@ -7,7 +7,7 @@ a fraction of a second after the save instead of the ~4 s a cold `nox -s check` 
 
 What is checked after a save, in two steps: first the exercise whose file was saved and the
 current exercise (the first one not passing), whose verdict is shown at once; then the exercises
-built on the saved one that had been started (saving e01 when e02-e10 are done takes ~3 s to
+built on the saved one that had been started (saving e01 when e02-e10 are done takes ~2 s to
 check them all again), and the table is shown again. When the current exercise passes, the next
 one is checked at once, like rustlings.
 """

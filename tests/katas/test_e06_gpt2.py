@@ -66,9 +66,10 @@ def load(kata, model, state, case):
     own, compared = model.state_dict(), set()
     for name, tensor in state.items():
         name = name.removeprefix("transformer.")
-        if name in own and name != "lm_head.weight":
-            compared.add(name)
-        if name in compared and not torch.equal(own[name].cpu(), tensor.cpu()):
+        if name not in own or name == "lm_head.weight":
+            continue
+        compared.add(name)
+        if not torch.equal(own[name].cpu(), tensor.cpu()):
             fail(case, f"after load_hf_weights, {name} does not hold the checkpoint's values",
                  "copy into the model's own tensors: model.state_dict()[name].copy_(tensor) under "
                  "torch.no_grad() (assigning to the dict changes nothing)")
