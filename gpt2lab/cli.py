@@ -119,7 +119,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, help="seconds per exercise (default: grading.toml)")
     p.add_argument("--memory", type=int, help="MiB per exercise (default: grading.toml)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("-j", "--jobs", type=int, help="exercises graded at once (default: CPU cores, at most 4)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="run the submission's code without bubblewrap (macOS, some containers): it then runs "
+                        "as you, with your files; grades.json records \"sandbox\": false")
     p.add_argument("--config", help="the grading.toml to use (default: this repository's)")
     p.set_defaults(run=grade)
 
@@ -172,21 +174,23 @@ def env(args: argparse.Namespace) -> int:
 
 
 def grade(args: argparse.Namespace) -> int:
-    from gpt2lab import grading
+    from gpt2lab.teacher import grades as document
+    from gpt2lab.teacher.grade import SandboxMissing
+    from gpt2lab.teacher.grade import grade as grade_submission
 
     exercises = _exercises(args.exercises)
     submission = Path(args.submission).resolve()
     out = Path(args.out) if args.out else submission / "grades.json"
     try:
-        config = grading.Config.load(Path(args.config)) if args.config else grading.Config.load()
-        print(f"gpt2lab: grading {submission} with the suites of {grading.ROOT} ...", flush=True)
-        grades = grading.grade(submission, exercises, seed=args.kata_seed, config=config,
-                               timeout=args.timeout, memory=args.memory, device=args.device, jobs=args.jobs)
-    except (FileNotFoundError, ValueError) as error:
+        config = document.Config.load(Path(args.config)) if args.config else document.Config.load()
+        print(f"gpt2lab: grading {submission} with the suites of {document.ROOT} ...", flush=True)
+        grades = grade_submission(submission, exercises, seed=args.kata_seed, config=config, timeout=args.timeout,
+                                  memory=args.memory, device=args.device, use_sandbox=not args.no_sandbox)
+    except (FileNotFoundError, ValueError, SandboxMissing) as error:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2
     out.write_text(json.dumps(grades, indent=1) + "\n")
-    print(grading.summary(grades))
+    print(document.summary(grades))
     problem = next((e for e in grades["exercises"] if e["status"] != "passed"), None)
     if problem:
         print(f"\n{problem['id']} ({problem['status']}): {problem['explanation']}")
@@ -195,7 +199,7 @@ def grade(args: argparse.Namespace) -> int:
 
 
 def student(args: argparse.Namespace) -> int:
-    from gpt2lab import student as builder
+    from gpt2lab.teacher import student as builder
 
     try:
         out = builder.build(Path(args.outdir))
@@ -224,19 +228,19 @@ def publish(args: argparse.Namespace) -> int:
 
 
 def classroom(args: argparse.Namespace) -> int:
-    from gpt2lab import grading
+    from gpt2lab.teacher import classroom as workflow
 
-    text = grading.classroom_workflow()
-    current = grading.WORKFLOW.read_text() if grading.WORKFLOW.exists() else None
+    text = workflow.classroom_workflow()
+    current = workflow.WORKFLOW.read_text() if workflow.WORKFLOW.exists() else None
     if args.check:
         if current != text:
-            print(f"gpt2lab: {grading.WORKFLOW} is not up to date: run `nox -s classroom`", file=sys.stderr)
+            print(f"gpt2lab: {workflow.WORKFLOW} is not up to date: run `nox -s classroom`", file=sys.stderr)
             return 1
-        print(f"gpt2lab: {grading.WORKFLOW} is up to date")
+        print(f"gpt2lab: {workflow.WORKFLOW} is up to date")
         return 0
-    grading.WORKFLOW.parent.mkdir(parents=True, exist_ok=True)
-    grading.WORKFLOW.write_text(text)
-    print(f"gpt2lab: wrote {grading.WORKFLOW} ({len(grading.Config.load().points)} graded exercises)")
+    workflow.WORKFLOW.parent.mkdir(parents=True, exist_ok=True)
+    workflow.WORKFLOW.write_text(text)
+    print(f"gpt2lab: wrote {workflow.WORKFLOW} ({len(workflow.Config.load().points)} graded exercises)")
     return 0
 
 

@@ -4,43 +4,42 @@ learner's whole model (e06) loaded with a reference's weights. Shared by the sui
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from types import ModuleType
 from typing import TypeVar
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from gpt2lab.catalog import BY_ID
 from gpt2lab.pytest_plugin import import_exercise
+from gpt2lab.teacher import remote
+from gpt2lab.teacher.runtime.learner_side import NaNInitialisers
 from gpt2lab.verdict import expect_loadable
 
 
 def sibling(kata: ModuleType, exercise: str) -> ModuleType:
-    """Another exercise's module from the same package as the one under test."""
+    """Another exercise's module from the same package as the one under test (in the worker when
+    grading)."""
+    if isinstance(kata, remote.Proxy):
+        return remote.connection_of(kata).module(f"exercises.{BY_ID[exercise].module}")
     return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
 
 
-# torch's random initialisers, as tensor methods and in torch.nn.init (they dispatch to a mode by name)
-RANDOM_FILLS = frozenset({
-    "uniform_", "normal_", "trunc_normal_", "kaiming_uniform_", "kaiming_normal_", "xavier_uniform_",
-    "xavier_normal_", "orthogonal_", "sparse_", "random_", "exponential_", "log_normal_", "cauchy_",
-    "geometric_", "bernoulli_"})
+def torch_of(kata: ModuleType) -> ModuleType:
+    """torch on the learner's side: to build a module that the learner's code receives."""
+    return remote.connection_of(kata).module("torch") if isinstance(kata, remote.Proxy) else torch
+
+
+def learner_side(kata: ModuleType) -> ModuleType:
+    """gpt2lab.teacher.runtime.learner_side, next to the learner's code (in the worker when grading)."""
+    if isinstance(kata, remote.Proxy):
+        return remote.connection_of(kata).module("learner_side")
+    from gpt2lab.teacher.runtime import learner_side as here
+
+    return here
+
 
 Built = TypeVar("Built")
-
-
-class _NaNInitialisers(TorchFunctionMode):
-    """Random initialisers fill with NaN instead: a memset in place of drawing millions of numbers."""
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if getattr(func, "__name__", None) in RANDOM_FILLS:
-            tensor = args[0] if args else next(v for v in kwargs.values() if isinstance(v, torch.Tensor))
-            if tensor.is_floating_point():
-                with torch.no_grad():
-                    tensor.fill_(float("nan"))
-                return tensor
-        return func(*args, **kwargs)
 
 
 def build_for_loading(build: Callable[[], Built]) -> Built:
@@ -50,9 +49,17 @@ def build_for_loading(build: Callable[[], Built]) -> Built:
     spends ~0.4 s drawing 124M random numbers on this 2-core CPU (watch mode answers within 1 s).
     A weight the loading then misses is NaN, the same every run, so the comparison that follows
     fails loudly instead of passing by chance. Other tests build the learner's models normally.
+    When grading, the worker does the same for the requests made inside.
     """
-    with _NaNInitialisers():
+    with NaNInitialisers(), remote.nan_initialisers():
         return build()
+
+
+def upload(kata: ModuleType, folder: Path) -> Path:
+    """A folder of files (a checkpoint) where the learner's code can read it: its path there."""
+    if not isinstance(kata, remote.Proxy):
+        return Path(folder)
+    return remote.connection_of(kata).upload_folder(Path(folder))
 
 
 def describe(shape: tuple[int, int, int, int, int]) -> str:

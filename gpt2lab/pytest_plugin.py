@@ -42,6 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "kata(id): the exercise this test grades, e.g. kata('e04')")
+    config.addinivalue_line("markers", "pretrained: graded in a worker that can import transformers "
+                            "(e06's from_pretrained)")
     if config.getoption("--device") == "cuda" and not torch.cuda.is_available():
         raise pytest.UsageError(
             "--device cuda was asked for, but torch.cuda.is_available() is False "
@@ -60,6 +62,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 _root_key = pytest.StashKey[Path]()
+JUDGE = pytest.StashKey[object]()  # grading: gpt2lab.teacher.judge.Judge
 
 
 @pytest.fixture(scope="session")
@@ -85,6 +88,9 @@ def kata(request: pytest.FixtureRequest):
     """The module under test for this test's exercise, e.g. `exercises.e04_attention`."""
     exercise = exercise_of(request.node)
     assert exercise is not None, f"{request.node.nodeid} has no @pytest.mark.kata(...)"
+    judge = request.config.stash.get(JUDGE, None)
+    if judge is not None:  # grading: the learner's module lives in a sandboxed worker
+        return judge.module(request.node, exercise)
     return import_exercise(request.config.getoption("--impl"), exercise)
 
 
@@ -119,6 +125,12 @@ def classify(excinfo: pytest.ExceptionInfo | None, root: Path, package: str) -> 
     """Turn an exception into a status and a message in the learner's terms."""
     if excinfo is None:
         return {"status": "error", "message": "the test failed without an exception"}
+    from gpt2lab.teacher import remote
+
+    if isinstance(excinfo.value, remote.WorkerGone):
+        return {"status": "error", "stopped": excinfo.value.reason, "message": str(excinfo.value)}
+    if isinstance(excinfo.value, remote.LearnerError):
+        return _classify_remote(excinfo.value)
     learner_dir = root / package
     verdict = _classify(excinfo, learner_dir)
     source = _learner_file(excinfo, learner_dir)
@@ -145,6 +157,33 @@ def _classify(excinfo: pytest.ExceptionInfo, learner_dir: Path) -> dict:
         return {"status": "error", "message": f"{head}\n  (raised outside your code: "
                 f"{excinfo.traceback[-1].path.name}:{excinfo.traceback[-1].lineno + 1})"}
     return {"status": "error", "message": f"your code raised {head}\n{where}"}
+
+
+def _classify_remote(error) -> dict:
+    """An exception raised in the worker (it arrives as data: type, message, frames)."""
+    if isinstance(error, NotImplementedError):
+        return {"status": "not_started", "message": str(error) or "NotImplementedError"}
+    frames = [f for f in error.frames if _exercise_of_path(str(f[0])) is not None]
+    if error.syntax and _exercise_of_path(error.syntax[0]):
+        file, line, text, msg = error.syntax
+        exercise = _exercise_of_path(file)
+        return {"status": "error", "in_exercise": exercise.id, "message": f"your file does not compile: "
+                f"{msg}\n  {exercise.path}:{line}\n    {str(text).strip()}"}
+    head = f"{error.remote_type}: {error}"
+    if not frames:
+        return {"status": "error", "message": f"{head}\n  (raised outside your code)"}
+    file, line, name, text = frames[-1]
+    exercise = _exercise_of_path(str(file))
+    return {"status": "error", "in_exercise": exercise.id,
+            "message": f"your code raised {head}\n  {exercise.path}:{line} in {name}\n    {text}"}
+
+
+def _exercise_of_path(path: str) -> catalog.Exercise | None:
+    """The exercise whose file this is, for a path in the worker's exercises/ folder."""
+    folder, _, name = path.rpartition("/")
+    if not folder.endswith("/exercises"):
+        return None
+    return next((e for e in catalog.EXERCISES if f"{e.module}.py" == name), None)
 
 
 def _deepest_learner_frame(tb, learner_dir: Path) -> traceback.FrameSummary | None:

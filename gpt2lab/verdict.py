@@ -72,13 +72,26 @@ def _max_error(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: flo
     return float(error.flatten()[flat]), _index(flat, expected.shape), int((error > allowed).sum())
 
 
+def _local(got: object) -> object:
+    """A tensor of the grader's own when `got` stands for one in the worker (grading)."""
+    from gpt2lab.teacher import remote
+
+    if isinstance(got, remote.Proxy):
+        try:
+            return remote.as_local(got)
+        except (TypeError, remote.LearnerError):
+            return None  # not a tensor: said below as "returned ..., expected a torch.Tensor"
+    return got
+
+
 def expect_tensor(got: object, expected: torch.Tensor, *, case: str, what: str,
                   shape_hints: Mapping[tuple[int, ...], str] | None = None) -> torch.Tensor:
     """Check type, shape, dtype and device; return `got` as a tensor when all match."""
+    got, kind = _local(got), type(got).__name__
     if not isinstance(got, torch.Tensor):
-        fail(case, f"{what} returned {type(got).__name__}, expected a torch.Tensor",
+        fail(case, f"{what} returned {kind}, expected a torch.Tensor",
              f"expected shape {_shape(expected.shape)}",
-             "did you forget a `return`?" if got is None else "")
+             "did you forget a `return`?" if kind == "NoneType" else "")
     if tuple(got.shape) != tuple(expected.shape):
         fail(case, f"{what} has the wrong shape",
              f"expected {_shape(expected.shape)}, got {_shape(got.shape)}",

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from gpt2lab import reference
-from gpt2lab.learner import sibling
+from gpt2lab.learner import sibling, torch_of
 from gpt2lab.probes import expect_eval_deterministic
 from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
 
@@ -56,7 +56,7 @@ def build(kata, ref, case, *args, **kwargs):
 
 def test_clones_are_independent(kata):
     case = "clones(nn.Linear(3, 4), 3)"
-    original = torch.nn.Linear(3, 4)
+    original = torch_of(kata).nn.Linear(3, 4)  # made where the learner's code runs
     copies = kata.clones(original, 3)
     if not isinstance(copies, torch.nn.ModuleList) or len(copies) != 3:
         fail(case, f"clones must return an nn.ModuleList of 3 modules, got {type(copies).__name__}"

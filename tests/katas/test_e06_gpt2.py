@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gpt2lab import hub, reference
-from gpt2lab.learner import build_for_loading, describe, sibling
+from gpt2lab.learner import build_for_loading, describe, sibling, upload
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
 
@@ -304,13 +304,14 @@ def test_dropout(kata, device, seed):
                           what="drop(wte(idx) + wpe(positions))")
 
 
+@pytest.mark.pretrained
 def test_from_pretrained_directory(kata, device, tmp_path):
     """A checkpoint written by save_pretrained: the config and the weights come from it."""
     shape = (97, 24, 32, 4, 2)
     case = f"GPT2.from_pretrained(a directory written by save_pretrained, {describe(shape)})"
     ref = ref_model(shape, 31)
     ref.save_pretrained(tmp_path)
-    model = kata.GPT2.from_pretrained(str(tmp_path))
+    model = kata.GPT2.from_pretrained(upload(kata, tmp_path))
     if not isinstance(model, kata.GPT2):
         fail(case, f"from_pretrained returned a {type(model).__name__}, expected your GPT2",
              "it is a classmethod: build cls(config), load the weights, return it")
@@ -326,6 +327,7 @@ def test_from_pretrained_directory(kata, device, tmp_path):
     check_logits(kata, ref, model.to(device), random_ids(shape, 2, 7, 31, device), case, small=True)
 
 
+@pytest.mark.pretrained
 def test_from_pretrained_without_network_or_cache(kata, tmp_path):
     case = "GPT2.from_pretrained('gpt2') with HF_HUB_OFFLINE=1 and an empty HF_HOME"
     with hub.offline(tmp_path):

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 import regex
 
+from gpt2lab.learner import upload
 from gpt2lab.tokenizer import DIRECTORY as DATA
 from gpt2lab.tokenizer import gpt2_tokenizer as hf
 from gpt2lab.verdict import fail
@@ -316,7 +317,7 @@ def as_list(got: object, *, case: str, what: str, item: type) -> list:
 
 @functools.lru_cache(maxsize=4)
 def learner_tokenizer(module):
-    return module.Tokenizer.from_dir(DATA)
+    return module.Tokenizer.from_dir(upload(module, DATA))
 
 
 def encode(kata, text: str, case: str) -> list[int]:

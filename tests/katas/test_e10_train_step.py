@@ -13,7 +13,7 @@ import pytest
 import torch
 
 from gpt2lab import reference
-from gpt2lab.learner import describe, gpt2_like
+from gpt2lab.learner import describe, gpt2_like, learner_side, torch_of
 from gpt2lab.verdict import Mistake, expect_close, fail
 
 pytestmark = pytest.mark.kata("e10")
@@ -74,17 +74,18 @@ def test_lm_loss(kata, device, seed, B, T, V):
     logits = reference.randn(B, T, V, seed=case_seed, std=2.0, device=device).requires_grad_()
     idx = torch.randint(0, V, (B, T), generator=reference.generator(case_seed)).to(device)
     expected = hf_loss(logits, idx)
-    got = kata.lm_loss(logits, idx)
+    answer = learner_side(kata).value_and_grads(kata.lm_loss, logits, idx)
+    got = answer["value"]
     with torch.no_grad():
         expect_close(got, expected.detach(), case=case, what="lm_loss", atol=LOSS_ATOL, rtol=LOSS_RTOL,
                      mistakes=loss_mistakes(logits.detach(), idx),
                      shape_hints={(B, T - 1): "average over every prediction: the loss is one number, shape ()",
                                   (B * (T - 1),): "average over every prediction: the loss is one number, shape ()"})
-    if not got.requires_grad:
+    if not answer["requires_grad"] or answer["grads"][0] is None:
         fail(case, "lm_loss's result does not depend on the logits for autograd",
              "return the tensor cross_entropy gives (not .item(), not .detach()): backward() starts from it")
     (expected_grad,) = torch.autograd.grad(expected, logits)
-    (got_grad,) = torch.autograd.grad(got, logits)
+    got_grad = answer["grads"][0]
     expect_close(got_grad, expected_grad, case=case, what="the gradient of lm_loss with respect to the logits",
                  atol=1e-9, rtol=1e-4)
 
@@ -158,10 +159,11 @@ def test_param_groups(kata, device):
     models["your GPT2 (e06)"] = gpt2_like(kata, models["transformers' GPT2LMHeadModel"], describe(shape))
     for label, model in models.items():
         case = f"param_groups({label}, {describe(shape)}, weight_decay={weight_decay})"
+        model = learner_side(kata).receive(model)
         groups = kata.param_groups(model, weight_decay)
         check_groups(groups, model, weight_decay, case)
         try:
-            torch.optim.AdamW(groups, lr=1e-3)
+            torch_of(kata).optim.AdamW(groups, lr=1e-3)
         except (ValueError, TypeError) as error:
             fail(case, f"torch.optim.AdamW does not accept the groups: {error}")
 
@@ -337,11 +339,11 @@ def expect_weights(got, expected, *, case, variants):
     fail(case, "the weights after train_step differ from GPT-2's", *lines)
 
 
-def adamw(groups):
+def adamw(groups, torch=torch):
     return torch.optim.AdamW(groups, lr=0.1, betas=(0.9, 0.95), eps=1e-8)
 
 
-def sgd(groups):
+def sgd(groups, torch=torch):
     return torch.optim.SGD(groups, lr=0.1, momentum=0.9)
 
 
@@ -361,7 +363,7 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
             f"seed {case_seed}")
     ref = ref_model(shape, case_seed, device)
     model = gpt2_like(kata, ref, case).train()
-    optimizer = make_optimizer(kata.param_groups(model, weight_decay))
+    optimizer = make_optimizer(kata.param_groups(model, weight_decay), torch_of(kata))  # the learner's side
     g = reference.generator(case_seed)
     batches = [torch.randint(0, shape[0], (B, T), generator=g).to(device) for _ in lrs]
     def run(**flags):

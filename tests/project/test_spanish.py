@@ -30,7 +30,7 @@ def test_the_spanish_readme_has_the_same_sections():
 
 
 def test_the_teacher_only_parts_are_marked_the_same_way():
-    """The student build (gpt2lab/student.py) drops what these markers enclose, in both READMEs."""
+    """The student build (gpt2lab/teacher/student.py) drops what these markers enclose, in both READMEs."""
     for marker in ("<!-- teacher -->", "<!-- teacher-only -->", "<!-- /teacher-only -->"):
         assert README_ES.count(marker) == README.count(marker), marker
 

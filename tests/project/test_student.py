@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from gpt2lab import catalog, student
+from gpt2lab import catalog
+from gpt2lab.teacher import student
 from tests.project.conftest import ROOT
 
 

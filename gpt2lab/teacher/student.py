@@ -8,7 +8,7 @@ drops the READMEs' teacher-only passages (`student_readme`), checks that no solu
 
 The suites (tests/katas) are shipped: the learner's `nox -s check` needs them, and they hold no
 answer (every expected value is computed at run time from Hugging Face's GPT-2). Grades never come
-from the student's copy of them: see gpt2lab/grading.py.
+from the student's copy of them: see gpt2lab/teacher/grade.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 # Paths (relative, POSIX) that stay with the teacher: a file is left out when its path is one of
 # these or lies below one.

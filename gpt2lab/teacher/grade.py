@@ -1,0 +1,178 @@
+"""Grade a submission: points per exercise, written to grades.json, from the teacher's own suites.
+
+How a grade is made (`nox -s grade -- --submission DIR`):
+
+- The grader is this repository. Of the submission, only the regular files exercises/eNN_*.py are
+  read (a symbolic link is refused, never followed), as bytes, into a fresh folder with the
+  grader's own exercises/__init__.py.
+- A seed is drawn at grading time (recorded in grades.json): every case's weights and inputs are
+  new, there is no expected value to paste back.
+- The suites run here, in the judge (gpt2lab.teacher.judge): they build every case, the reference
+  and the classic mistakes. The submission's code runs only in sandboxed workers (one per
+  exercise, gpt2lab.teacher.sandbox), which answer with plain data; the comparisons are made here.
+  A worker that runs out of time or memory, crashes or misbehaves fails its own exercise.
+- grades.json is written by the caller after every worker has ended; nothing of the submission
+  can reach it.
+"""
+
+from __future__ import annotations
+
+import ast
+import os
+import secrets
+import shutil
+import tempfile
+from datetime import datetime, timezone
+from pathlib import Path
+
+from gpt2lab import catalog, check
+from gpt2lab.teacher import sandbox
+from gpt2lab.teacher.grades import ROOT, SCHEMA_ID, Config, entry
+from gpt2lab.teacher.judge import Judge
+
+MAX_FILE = 1 << 20  # bytes: an exercise file larger than this is not read
+
+
+class SandboxMissing(RuntimeError):
+    """bubblewrap cannot run here, and --no-sandbox was not given."""
+
+
+def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, seed: int | None = None,
+          config: Config | None = None, timeout: float | None = None, memory: int | None = None,
+          device: str = "auto", use_sandbox: bool = True, progress=None) -> dict:
+    """Grade `submission`'s exercises/ with this repository's suites; return the grades document."""
+    import torch
+
+    config = config or Config.load()
+    exercises = list(exercises or catalog.EXERCISES)
+    seed = secrets.randbelow(999_999) + 1 if seed is None else seed
+    timeout = config.timeout if timeout is None else timeout
+    memory = config.memory if memory is None else memory
+    device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
+    source = Path(submission).resolve() / "exercises"
+    if not source.is_dir():
+        raise FileNotFoundError(f"{submission} has no exercises/ folder: give the root of a kata repository")
+    if use_sandbox and (why := sandbox.probe()):
+        raise SandboxMissing(why)
+
+    work = Path(tempfile.mkdtemp(prefix="gpt2lab-grade-"))
+    try:
+        (work / "exercises").mkdir()
+        shutil.copyfile(ROOT / "exercises" / "__init__.py", work / "exercises" / "__init__.py")
+        entries = {e.id: early for e in exercises
+                   if (early := _read(e, source, work / "exercises", config)) is not None}
+        pending = [e for e in exercises if e.id not in entries]
+        judge = Judge(work / "exercises", use_sandbox=use_sandbox, device=device,
+                      threads=max(1, (os.cpu_count() or 1)), timeout=timeout,
+                      limits=sandbox.Limits(memory_mb=memory), logs=work)
+        try:
+            results = check.run(pending, impl="exercises-are-in-the-worker", impl_root=work / "judge",
+                                device=device, seed=seed, plugins=[judge]) if pending else []
+        except Exception as error:  # noqa: BLE001 — a fault of the grader: say it for every exercise
+            results = []
+            for exercise in pending:
+                entries[exercise.id] = entry(exercise, config, "crashed", explanation=f"the grader failed: {error}")
+        finally:
+            judge.close()
+        for result in results:
+            entries[result.exercise.id] = _scored(result, judge, config, memory)
+            if progress:
+                progress(entries[result.exercise.id])
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+    ordered = [entries[e.id] for e in exercises]
+    required = [e for e in ordered if not e["bonus"]]
+    return {
+        "schema": SCHEMA_ID,
+        "submission": str(Path(submission).resolve()),
+        "grader": str(ROOT),
+        "graded_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "kata_seed": seed,
+        "device": device,
+        "torch": torch.__version__,
+        "sandbox": use_sandbox,
+        "limits": {"timeout_s": float(timeout), "memory_mb": int(memory)},
+        "partial_credit": config.partial_credit,
+        "exercises": ordered,
+        "total": {"points": round(sum(e["points"] for e in ordered), 2),
+                  "possible": round(sum(e["possible"] for e in required), 2),
+                  "exercises_passed": sum(e["status"] == "passed" for e in ordered),
+                  "exercises": len(ordered)},
+    }
+
+
+def _read(exercise: catalog.Exercise, source: Path, target: Path, config: Config) -> dict | None:
+    """Copy one exercise file; an entry when it cannot be graded at all (missing, a link, ...)."""
+    path = source / f"{exercise.module}.py"
+    if path.is_symlink():
+        return entry(exercise, config, "integrity", explanation=f"{exercise.path} is a symbolic link: "
+                     "the grader reads only regular files (copy the file itself into exercises/)",
+                     violations=[{"file": exercise.path, "line": 0, "message": "a symbolic link"}])
+    if not path.is_file():
+        return entry(exercise, config, "missing", explanation=f"{exercise.path} is not in the submission")
+    with open(path, "rb") as f:
+        data = f.read(MAX_FILE + 1)
+    if len(data) > MAX_FILE:
+        return entry(exercise, config, "crashed", explanation=f"{exercise.path} is larger than "
+                     f"{MAX_FILE >> 20} MiB: not read")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        line = data[:error.start].count(b"\n") + 1
+        return entry(exercise, config, "encoding", explanation=f"{exercise.path} is not UTF-8 text: byte "
+                     f"{data[error.start]:#04x} on line {line} (save the file as UTF-8; Python reads it so)")
+    refused = _refused(exercise, text, config)
+    (target / path.name).write_bytes(data)
+    return refused
+
+
+def _refused(exercise: catalog.Exercise, text: str, config: Config) -> dict | None:
+    """The static check: a friendly zero for code that imports what the course forbids. Any file
+    that cannot be parsed here is left to the worker, which says why it cannot be imported."""
+    from gpt2lab import integrity
+
+    try:
+        ast.parse(text)
+    except BaseException as error:  # noqa: BLE001 — SyntaxError, RecursionError, MemoryError, ...
+        if isinstance(error, KeyboardInterrupt):
+            raise
+        return None
+    found = integrity.scan_source(text, exercise.path)
+    if not found:
+        return None
+    return entry(exercise, config, "integrity", violations=[v.as_dict() for v in found],
+                 explanation="refused without running it: " + "; ".join(map(str, found)))
+
+
+def _scored(result: check.ExerciseResult, judge: Judge, config: Config, memory: int) -> dict:
+    exercise, graded = result.exercise, result.graded
+    passed = sum(v["status"] == "passed" for v in graded)
+    failures = [{"test": v.get("test", "") + (f"[{v['case']}]" if v.get("case") else ""), "status": v["status"],
+                 "message": v.get("message", "")} for v in graded if v["status"] != "passed"]
+    seconds = judge.seconds.get(exercise.id, 0.0)
+    stopped = judge.stopped.get(exercise.id)
+    if stopped is not None:
+        test = next((f["test"] for f in failures if f["message"] == str(stopped)), "")
+        explain = {"timeout": f"stopped after {judge.timeout:g} s: look for a loop that never ends, or work "
+                              "far larger than the shapes in the docstring",
+                   "memory": f"went over {memory} MiB: look for a tensor far larger than the shapes in the "
+                             "docstring"}.get(stopped.reason, f"the exercise's worker stopped: {stopped}")
+        return entry(exercise, config, stopped.reason, cases_passed=passed, cases=len(graded), seconds=seconds,
+                     failures=failures, explanation=explain + (f" (in {test})" if test else ""))
+    status = result.status
+    memory_hit = any("MemoryError" in f["message"] or "can't allocate memory" in f["message"] for f in failures)
+    explanation = None
+    if memory_hit:
+        status = "memory"
+    if status == check.NOT_STARTED:
+        explanation = f"not started: {exercise.path} still raises NotImplementedError"
+    elif status != check.PASSED:
+        first = result.first_problem()
+        blocked = result.blocked_by
+        explanation = (f"needs {', '.join(blocked)}, which do not pass; " if blocked else "") + (
+            f"{first.get('test', '')}: {first.get('message', '')}" if first else "no case was collected")
+        if memory_hit:
+            explanation = f"went over the memory limit of {memory} MiB; " + explanation
+    return entry(exercise, config, status, cases_passed=passed, cases=len(graded), seconds=seconds,
+                 explanation=explanation, failures=failures)

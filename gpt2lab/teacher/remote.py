@@ -1,0 +1,527 @@
+"""The judge's end of the wire: the submission's objects as proxies, its answers as plain data.
+
+A `Connection` talks to one worker (gpt2lab/teacher/runtime/worker.py). A `Proxy` stands for an
+object that stays in the worker: reading an attribute, calling it, iterating it, `a + b` or
+`a[i]` on it are requests, and what comes back is plain data (numbers, strings, new tensors built
+from bytes) or another proxy. Nothing of the submission's code runs in this process, so a suite
+reads as it does in `nox -s check`: build the learner's module, load weights, call forward.
+
+What the judge sends is plain data too, or a callback: a function of the judge's (a forward hook,
+e07's reference model) that the worker may call with plain data, and whose answer is plain data.
+"""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import itertools
+import pathlib
+import sys
+import time
+import types
+import weakref
+
+import torch
+
+from gpt2lab.teacher.runtime import wire
+
+MAX_MESSAGE = 1 << 30  # bytes the worker may send in one answer
+_nan_init = False  # inside build_for_loading: the worker's initialisers fill with NaN
+
+
+@contextlib.contextmanager
+def nan_initialisers():
+    global _nan_init
+    saved, _nan_init = _nan_init, True
+    try:
+        yield
+    finally:
+        _nan_init = saved
+
+
+class WorkerGone(Exception):
+    """The worker stopped answering: `reason` is timeout, memory or crashed."""
+
+    def __init__(self, reason: str, message: str):
+        super().__init__(message)
+        self.reason = reason
+
+
+class LearnerError(Exception):
+    """An exception raised in the worker, as data: its type's name, message and frames."""
+
+    remote_type = "Exception"
+    frames: list = []
+    syntax: list | None = None
+
+
+_SAFE_BASES = {name: getattr(builtins, name) for name in dir(builtins)
+               if isinstance(getattr(builtins, name), type) and issubclass(getattr(builtins, name), Exception)
+               and name not in ("StopIteration", "StopAsyncIteration", "GeneratorExit")}
+_error_types: dict[tuple[str, type], type] = {}
+
+
+def learner_error(found: dict) -> LearnerError:
+    """A judge-side exception for the worker's: `except ValueError` catches a ValueError there."""
+    mro = [str(name) for name in found.get("mro", [])]
+    base = next((_SAFE_BASES[n.removeprefix("builtins.")] for n in mro
+                 if n.startswith("builtins.") and n.removeprefix("builtins.") in _SAFE_BASES), Exception)
+    name = str(found.get("type", "Exception"))[:100]
+    if base is SyntaxError or base is Exception:
+        kind = type(name, (LearnerError, base), {}) if base is not Exception else type(name, (LearnerError,), {})
+    else:
+        kind = _error_types.setdefault((name, base), type(name, (LearnerError, base), {}))
+    error = kind(str(found.get("message", "")))
+    error.remote_type, error.frames, error.syntax = name, list(found.get("frames", [])), found.get("syntax")
+    return error
+
+
+class Connection:
+    """Requests to one worker, with a deadline for every answer."""
+
+    def __init__(self, process, *, label: str, device: str, startup: float = 120.0):
+        self.process, self.label, self.device = process, label, device
+        self.startup = time.monotonic() + startup  # until the worker says it is ready
+        self.reader = wire.Reader(process.stdout.fileno(), MAX_MESSAGE)
+        self.out = process.stdin.fileno()
+        self.deadline: float | None = None
+        self.gone: WorkerGone | None = None
+        self.proxies: weakref.WeakValueDictionary[int, Proxy] = weakref.WeakValueDictionary()
+        self.kept: dict[int, Proxy] = {}  # tensors: their identity matters (shared parameters)
+        self.released: list[int] = []
+        self.callbacks: dict[int, object] = {}
+        self.raised: dict[int, BaseException] = {}
+        self.tokens = itertools.count(1)
+        self.info: dict = {}
+        self.uploads: dict[str, pathlib.Path] = {}
+        self.on_gone = None  # called with the WorkerGone before it is raised
+
+    # -- requests --------------------------------------------------------------------------------
+
+    def ready(self) -> dict:
+        """Wait for the worker's first message (it has imported torch), once."""
+        if not self.info:
+            saved, self.deadline = self.deadline, min(self.startup, self.deadline or self.startup)
+            try:
+                hello, _ = self._read()
+            finally:
+                self.deadline = saved
+            if not hello.get("ready"):
+                raise self.stop("crashed", "the worker did not start")
+            self.info = hello
+        return self.info
+
+    def request(self, op: str, **fields):
+        if self.gone is not None:
+            raise self.gone
+        self.ready()
+        blobs: list[bytes] = []
+        header = {"op": op, "grad": torch.is_grad_enabled(), "nan": _nan_init}
+        for key, value in fields.items():
+            header[key] = value if key in ("name", "module", "path", "b", "limit") else self.encode(value, blobs)
+        if self.released:
+            header["release"], self.released = self.released, []
+        self._send(header, blobs)
+        while True:
+            reply, reply_blobs = self._read()
+            if "cb" in reply:
+                self._run_callback(reply, reply_blobs)
+                continue
+            try:
+                if "error" in reply:
+                    error = reply["error"]
+                    token = error.get("token") if isinstance(error, dict) else None
+                    if token in self.raised:
+                        raise self.raised.pop(token)
+                    raise learner_error(error if isinstance(error, dict) else {"message": str(error)})
+                return self.decode(reply["value"], reply_blobs)
+            except (wire.WireError, KeyError, TypeError, ValueError, AttributeError) as error:
+                if isinstance(error, LearnerError):
+                    raise
+                raise self.stop("crashed", f"the worker answered with something that is not a value ({error})")
+
+    def module(self, name: str) -> Proxy:
+        return self.request("import", module=name)
+
+    def upload(self, path: str, data: bytes) -> str:
+        """Write a file into the worker's scratch space; its path there."""
+        if self.gone is not None:
+            raise self.gone
+        self.ready()
+        self._send({"op": "put", "path": path, "b": 0}, [data])
+        reply, blobs = self._read()
+        if "error" in reply:
+            raise learner_error(reply["error"])
+        return str(self.decode(reply["value"], blobs))
+
+    def upload_folder(self, folder) -> pathlib.Path:
+        """The files of `folder` in the worker's scratch space (once per folder): the copy's path."""
+        key = str(folder)
+        if key not in self.uploads:
+            paths = [self.upload(f"{len(self.uploads)}/{folder.name}/{f.name}", f.read_bytes())
+                     for f in sorted(folder.iterdir()) if f.is_file()]
+            self.uploads[key] = pathlib.Path(paths[0]).parent if paths else folder
+        return self.uploads[key]
+
+    def _send(self, header: dict, blobs: list[bytes]) -> None:
+        try:
+            wire.write_message(self.out, header, blobs)
+        except OSError:
+            raise self.stop(*self._why_dead()) from None
+
+    def _read(self):
+        try:
+            return self.reader.read(self.deadline)
+        except wire.Timeout:
+            raise self.stop("timeout", "the time limit ran out") from None
+        except (EOFError, OSError):
+            raise self.stop(*self._why_dead()) from None
+        except wire.WireError as error:
+            raise self.stop("crashed", f"the worker broke the protocol: {error}") from None
+
+    def _why_dead(self) -> tuple[str, str]:
+        try:
+            code = self.process.wait(timeout=2)
+        except Exception:  # noqa: BLE001
+            code = None
+        if code == -9 or code == 137:
+            return "memory", "the worker was killed (out of memory?)"
+        return "crashed", f"the worker ended (exit code {code})"
+
+    def stop(self, reason: str = "crashed", message: str = "stopped") -> WorkerGone:
+        """Kill the worker and everything it started; later requests raise the same WorkerGone."""
+        if self.gone is None:
+            self.gone = WorkerGone(reason, message)
+            kill(self.process)
+            if self.on_gone:
+                self.on_gone(self.gone)
+        return self.gone
+
+    def close(self) -> None:
+        if self.gone is None:
+            self.gone = WorkerGone("crashed", "the worker was closed")
+            kill(self.process)
+
+    # -- callbacks from the worker -----------------------------------------------------------------
+
+    def _run_callback(self, reply: dict, blobs: list[bytes]) -> None:
+        fn = self.callbacks.get(reply.get("cb"))
+        out: list[bytes] = []
+        try:
+            if fn is None:
+                raise ValueError("no such callback")
+            args, kwargs = self.decode(reply["args"], blobs), self.decode(reply["kwargs"], blobs)
+            answer = {"value": self.encode(fn(*args, **dict(kwargs)), out)}
+        except WorkerGone:
+            raise
+        except Exception as error:  # noqa: BLE001 — raised again in the judge if it comes back
+            token = next(self.tokens)
+            self.raised[token] = error
+            out, answer = [], {"error": f"{type(error).__name__}: {error}"[:2000], "token": token}
+        self._send(answer, out)
+
+    def callback(self, fn) -> dict:
+        cb = next(self.tokens)
+        self.callbacks[cb] = fn
+        return {"$": "cb", "id": cb}
+
+    # -- values ------------------------------------------------------------------------------------
+
+    def encode(self, value, blobs: list[bytes]):
+        return wire.encode(value, blobs, lambda v: self._other(v, blobs))
+
+    def _other(self, value, blobs: list[bytes]):
+        if isinstance(value, Proxy):
+            if object.__getattribute__(value, "_conn") is not self:
+                raise TypeError("a proxy of another worker")
+            return {"$": "own", "id": object.__getattribute__(value, "_id")}
+        if isinstance(value, torch.Tensor):
+            return wire.encode_tensor(value, blobs)
+        if isinstance(value, torch.Generator):
+            blobs.append(wire.tensor_bytes(value.get_state()))
+            return {"$": "gen", "device": str(value.device), "b": len(blobs) - 1}
+        if isinstance(value, types.SimpleNamespace):
+            return {"$": "ns", "v": self.encode(vars(value), blobs)}
+        if isinstance(value, torch.nn.Module):
+            return self._judge_module(value, blobs)
+        if isinstance(value, Exposed):
+            return {"$": "jobj", "methods": {m: self.callback(getattr(value, m))["id"] for m in value.methods}}
+        if callable(value):
+            return self.callback(value)
+        raise TypeError(f"{type(value).__name__} cannot be sent to the worker")
+
+    def _judge_module(self, module: torch.nn.Module, blobs: list[bytes]) -> dict:
+        config = getattr(module, "config", None)
+        plain = {k: v for k, v in vars(config).items() if type(v) in (int, float, str, bool)} if config else {}
+        state = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+        params = {name: True for name, _ in module.named_parameters()}
+        return {"$": "jmod", "cb": self.callback(module)["id"], "config": self.encode(plain, blobs),
+                "state": self.encode({k: v.detach() for k, v in state.items()}, blobs), "params": params,
+                "training": module.training}
+
+    def decode(self, obj, blobs: list[bytes]):
+        return wire.decode(obj, blobs, lambda o: self._tagged(o, blobs))
+
+    def _tagged(self, obj: dict, blobs: list[bytes]):
+        tag = obj["$"]
+        if tag == "tensor":
+            return wire.decode_tensor(obj, blobs, None)
+        if tag == "ref":
+            return self._proxy(int(obj["id"]), str(obj.get("kind")), [str(t) for t in obj.get("type", [])][:64])
+        if tag == "gen":
+            generator = torch.Generator(device=str(obj["device"]))
+            generator.set_state(torch.frombuffer(bytearray(blobs[obj["b"]]), dtype=torch.uint8))
+            return generator
+        if tag == "ns":
+            return types.SimpleNamespace(**{str(k): v for k, v in self.decode(obj["v"], blobs).items()})
+        raise wire.WireError(f"unknown tag {tag!r}")
+
+    def _proxy(self, handle: int, kind: str, mro: list[str]) -> Proxy:
+        proxy = self.kept.get(handle)
+        proxy = self.proxies.get(handle) if proxy is None else proxy
+        if proxy is not None:
+            return proxy
+        judged = _judge_class(mro)
+        tensor = judged is not None and issubclass(judged, torch.Tensor)  # what the judge sees decides
+        proxy = _proxy_class(mro[0].rpartition(".")[2] if mro else "object", tensor)(self, handle, kind, mro)
+        if tensor:
+            self.kept[handle] = proxy
+        else:
+            self.proxies[handle] = proxy
+            weakref.finalize(proxy, self.released.append, handle)
+        return proxy
+
+
+class Exposed:
+    """An object of the judge's that the learner's code may use through the named methods only
+    (e07's tokenizer: encode and decode); in the worker it is a namespace of callbacks."""
+
+    def __init__(self, obj, *methods: str):
+        self.methods = methods
+        for name in methods:
+            setattr(self, name, getattr(obj, name))
+
+
+def connection_of(proxy: Proxy) -> Connection:
+    return object.__getattribute__(proxy, "_conn")
+
+
+def kill(process) -> None:
+    """SIGKILL the worker's process group (bwrap: its PID namespace dies with it)."""
+    import os
+    import signal
+
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    try:
+        process.wait(timeout=10)
+    except Exception:  # noqa: BLE001
+        pass
+    for stream in (process.stdin, process.stdout):
+        with contextlib.suppress(Exception):
+            stream.close()
+
+
+# ----------------------------------------------------------------------------------------------
+# Proxies
+# ----------------------------------------------------------------------------------------------
+
+_NAMES = ("__name__", "__qualname__", "__module__", "__doc__")
+
+
+class Proxy:
+    """An object of the worker's. Its class looks like the torch class it derives from."""
+
+    __slots__ = ("_conn", "_id", "_kind", "_mro", "__weakref__")
+
+    def __init__(self, conn: Connection, handle: int, kind: str, mro: list[str]):
+        for name, value in (("_conn", conn), ("_id", handle), ("_kind", kind), ("_mro", mro)):
+            object.__setattr__(self, name, value)
+
+    def _ask(self, op: str, **fields):
+        return object.__getattribute__(self, "_conn").request(op, obj=self, **fields)
+
+    def _op(self, name: str, *args):
+        return self._ask("operator", name=name, args=list(args))
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name not in _NAMES:
+            raise AttributeError(name)
+        return self._ask("getattr", name=name)
+
+    def __setattr__(self, name: str, value) -> None:
+        self._ask("setattr", name=name, value=value)
+
+    def __call__(self, *args, **kwargs):
+        return self._ask("call", args=list(args), kwargs=kwargs)
+
+    def __iter__(self):
+        return iter(self._ask("iter"))
+
+    @property
+    def __class__(self):  # isinstance(proxy, nn.Module) is True for the learner's modules
+        return _judge_class(object.__getattribute__(self, "_mro")) or type(self)
+
+    def __instancecheck__(self, obj) -> bool:  # isinstance(proxy, kata.Conv1D): asked of the worker
+        conn = object.__getattribute__(self, "_conn")
+        return _same_worker(obj, conn) and bool(conn.request("isinstance", obj=obj, cls=self))
+
+    def __subclasscheck__(self, cls) -> bool:
+        conn = object.__getattribute__(self, "_conn")
+        return _same_worker(cls, conn) and bool(conn.request("issubclass", obj=cls, cls=self))
+
+    def __repr__(self) -> str:
+        try:
+            return str(self._ask("repr"))
+        except Exception:  # noqa: BLE001
+            return f"<{type(self).__name__} of the submission>"
+
+    def __str__(self) -> str:
+        return str(self._op("str"))
+
+    def __hash__(self) -> int:
+        return hash((id(object.__getattribute__(self, "_conn")), object.__getattribute__(self, "_id")))
+
+    def __eq__(self, other):
+        return self._op("eq", other)
+
+    def __ne__(self, other):
+        return self._op("ne", other)
+
+    def __len__(self) -> int:
+        return int(self._op("len"))
+
+    def __bool__(self) -> bool:
+        return bool(self._op("bool"))
+
+    def __getitem__(self, key):
+        return self._op("getitem", key)
+
+    def __setitem__(self, key, value) -> None:
+        self._op("setitem", key, value)
+
+    def __contains__(self, item) -> bool:
+        return bool(self._op("contains", item))
+
+    def __int__(self) -> int:
+        return int(self._op("int"))
+
+    def __float__(self) -> float:
+        return float(self._op("float"))
+
+    def __index__(self) -> int:
+        return int(self._op("index"))
+
+
+def _same_worker(obj, conn: Connection) -> bool:
+    return type(obj).__mro__[-2:] == (Proxy, object) and object.__getattribute__(obj, "_conn") is conn
+
+
+def _binary(name: str):
+    return lambda self, other: self._op(name, other)
+
+
+for _name in ("lt", "le", "gt", "ge", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul",
+              "and_", "or_", "xor", "iadd", "isub", "imul", "itruediv", "ipow"):
+    setattr(Proxy, f"__{_name.rstrip('_')}__", _binary(_name))
+for _name in ("add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_", "or_", "xor"):
+    setattr(Proxy, f"__r{_name.rstrip('_')}__", _binary(f"r{_name}"))
+for _name in ("neg", "pos", "abs", "invert"):
+    setattr(Proxy, f"__{_name}__", (lambda n: lambda self: self._op(n))(_name))
+
+
+class TensorProxy(Proxy):
+    """A tensor that stays in the worker (a parameter, or one with a graph).
+
+    Reading it is local: its values are fetched as bytes and everything else (`.abs()`, `==`,
+    `torch.equal`, `.item()`) runs here on that copy, so no comparison is ever computed by the
+    worker and no tensor of the judge is sent to it as an operand. Changing it is remote: in-place
+    methods (`add_`, `copy_`, ...), `backward`, `.grad`.
+    """
+
+    __slots__ = ()
+
+    def _local(self) -> torch.Tensor:
+        return as_local(self)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__") and name not in _NAMES:
+            raise AttributeError(name)
+        if name in REMOTE_TENSOR_ATTRS or (name.endswith("_") and not name.startswith("_")):
+            return self._ask("getattr", name=name)
+        return getattr(self._local(), name)
+
+    def __iter__(self):
+        return iter(self._local())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._local()!r})"
+
+    @classmethod
+    def __torch_function__(cls, func, types_, args=(), kwargs=None):
+        def local(value):
+            if isinstance(value, TensorProxy):
+                return value._local()
+            if isinstance(value, (list, tuple)):
+                return type(value)(local(v) for v in value)
+            return value
+        return func(*local(args), **{k: local(v) for k, v in (kwargs or {}).items()})
+
+
+REMOTE_TENSOR_ATTRS = frozenset({"grad", "requires_grad", "is_leaf", "grad_fn", "backward", "register_hook",
+                                 "retain_grad"})
+
+
+def _local_operator(name: str):
+    def operate(self, *args):
+        return getattr(self._local(), name)(*args)
+    return operate
+
+
+for _name in ("__eq__", "__ne__", "__len__", "__bool__", "__getitem__", "__contains__", "__int__", "__float__",
+              "__index__", "__lt__", "__le__", "__gt__", "__ge__", "__add__", "__sub__", "__mul__",
+              "__truediv__", "__floordiv__", "__mod__", "__pow__", "__matmul__", "__and__", "__or__", "__xor__",
+              "__radd__", "__rsub__", "__rmul__", "__rtruediv__", "__rfloordiv__", "__rmod__", "__rpow__",
+              "__rmatmul__", "__rand__", "__ror__", "__rxor__", "__neg__", "__pos__", "__abs__", "__invert__",
+              "__str__"):
+    setattr(TensorProxy, _name, _local_operator(_name))
+for _name in ("__setitem__", "__iadd__", "__isub__", "__imul__", "__itruediv__", "__ipow__"):
+    setattr(TensorProxy, _name, getattr(Proxy, _name))  # in place: the worker's tensor changes
+
+
+def as_local(value) -> torch.Tensor:
+    """A plain tensor of this process: the worker's tensor fetched as bytes, or `value` itself."""
+    if isinstance(value, Proxy):
+        fetched = object.__getattribute__(value, "_conn").request("fetch", obj=value)
+        if type(fetched) is not torch.Tensor:
+            raise TypeError(f"{type(value).__name__} is not a tensor")
+        return fetched
+    return value
+
+
+_classes: dict[tuple[str, bool], type] = {}
+
+
+def _proxy_class(name: str, tensor: bool) -> type:
+    """A proxy class named as the worker's class, so that messages say `LayerNorm`."""
+    key = (name if name.isidentifier() else "object", tensor)
+    if key not in _classes:
+        _classes[key] = type(key[0], (TensorProxy if tensor else Proxy,), {"__slots__": ()})
+    return _classes[key]
+
+
+def _judge_class(mro: list[str]) -> type | None:
+    """The first class of the worker object's MRO that is torch's or Python's own (never imported
+    here on the worker's word: only modules already loaded are looked at)."""
+    for name in mro:
+        module, _, qualname = name.rpartition(".")
+        if not (module == "torch" or module.startswith("torch.") or module == "builtins"):
+            continue
+        found = sys.modules.get(module)
+        for part in qualname.split("."):
+            found = getattr(found, part, None) if found is not None else None
+        if isinstance(found, type) and found is not object:
+            return found
+    return None

@@ -1,0 +1,267 @@
+"""The worker: runs a submission's exercise files and answers the judge with plain data.
+
+Started by the judge (gpt2lab.teacher.sandbox) inside the sandbox, as `python -I -S -B worker.py`,
+with the protocol on stdin/stdout. It imports the standard library, torch and the submission's
+exercises, nothing of the teacher's. Before any of the submission's code runs it drops to an
+unprivileged user (when started as root), moves the protocol off fds 0/1 (a print() goes to the
+log), and sets its limits. Then it keeps a table of the objects it hands out by reference, and
+does what each request asks: import, getattr, call, iterate, isinstance, fetch a tensor, write a
+file into its scratch space. Objects of the judge appear here only as callbacks that send plain
+data back (a forward hook, the reference model of e07), never as objects.
+"""
+
+import importlib
+import itertools
+import json
+import operator
+import os
+import resource
+import signal
+import sys
+import traceback
+import types
+
+CONFIG = json.loads(sys.argv[1])
+if os.getuid() == 0 and CONFIG.get("uid") is not None:  # root in the sandbox: become nobody for real
+    os.setgroups([])
+    os.setresgid(CONFIG["gid"], CONFIG["gid"], CONFIG["gid"])
+    os.setresuid(CONFIG["uid"], CONFIG["uid"], CONFIG["uid"])
+sys.path[:] = [p for p in CONFIG["path"] if os.path.isdir(p)]
+PROTO_IN, PROTO_OUT = os.dup(0), os.dup(1)
+os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+os.dup2(2, 1)  # the learner's prints go to the log, not into the protocol
+
+import torch  # noqa: E402
+
+import wire  # noqa: E402
+from learner_side import NaNInitialisers  # noqa: E402
+
+torch.set_num_threads(max(1, int(CONFIG.get("threads", 1))))
+torch.backends.cuda.matmul.allow_tf32 = False
+torch.backends.cudnn.allow_tf32 = False
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file past the limit fails with EFBIG instead
+LIMITS = {resource.RLIMIT_FSIZE: CONFIG.get("fsize")}
+if CONFIG.get("nproc"):
+    LIMITS[resource.RLIMIT_NPROC] = CONFIG["nproc"]
+if CONFIG.get("memory_mb") and CONFIG.get("device", "cpu") == "cpu":
+    with open("/proc/self/status") as status:
+        size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+    LIMITS[resource.RLIMIT_AS] = (size_kb + 1024 * CONFIG["memory_mb"]) * 1024
+for which, value in LIMITS.items():
+    if value:
+        resource.setrlimit(which, (value, value))
+
+class CallbackError(Exception):
+    """A function of the judge's, called by the submission's code, raised."""
+
+    def __init__(self, token: int, message: str):
+        super().__init__(message)
+        self.token = token
+
+
+class Worker:
+    def __init__(self):
+        self.reader = wire.Reader(PROTO_IN, CONFIG.get("max_message", 1 << 31))
+        self.objects: dict[int, object] = {}
+        self.ids: dict[int, int] = {}  # id(object) -> its handle
+        self.next_id = itertools.count(1)
+        self.device = CONFIG.get("device", "cpu")
+
+    # -- values --------------------------------------------------------------------------------
+
+    def ref(self, obj) -> dict:
+        handle = self.ids.get(id(obj))
+        if handle is None or self.objects.get(handle) is not obj:
+            handle = next(self.next_id)
+            self.objects[handle], self.ids[id(obj)] = obj, handle
+        mro = type(obj).__mro__ if isinstance(type(obj), type) else (object,)
+        kind = ("tensor" if isinstance(obj, torch.Tensor) else "class" if isinstance(obj, type)
+                else "callable" if callable(obj) and not isinstance(obj, torch.nn.Module) else "object")
+        return {"$": "ref", "id": handle, "kind": kind,
+                "type": [f"{getattr(c, '__module__', '?')}.{getattr(c, '__qualname__', '?')}" for c in mro]}
+
+    def other(self, value, blobs):
+        if isinstance(value, torch.Tensor):
+            if isinstance(value, torch.nn.Parameter) or torch.Tensor.__getattribute__(value, "requires_grad"):
+                return self.ref(value)
+            return wire.encode_tensor(value, blobs)
+        if isinstance(value, torch.Generator):
+            blobs.append(wire.tensor_bytes(value.get_state()))
+            return {"$": "gen", "device": str(value.device), "b": len(blobs) - 1}
+        if isinstance(value, types.SimpleNamespace):
+            return {"$": "ns", "v": wire.encode(vars(value), blobs, lambda v: self.other(v, blobs))}
+        return self.ref(value)
+
+    def encode(self, value, blobs):
+        return wire.encode(value, blobs, lambda v: self.other(v, blobs))
+
+    def tagged(self, obj, blobs):
+        tag = obj["$"]
+        if tag == "tensor":
+            return wire.decode_tensor(obj, blobs)
+        if tag == "own":
+            return self.objects[obj["id"]]
+        if tag == "cb":
+            return self.callback(obj["id"])
+        if tag == "jmod":
+            return JudgeModule(self, obj, blobs)
+        if tag == "jobj":
+            return types.SimpleNamespace(**{name: self.callback(cb) for name, cb in obj["methods"].items()})
+        if tag == "ns":
+            return types.SimpleNamespace(**self.decode(obj["v"], blobs))
+        if tag == "gen":
+            generator = torch.Generator(device=obj["device"])
+            generator.set_state(torch.frombuffer(bytearray(blobs[obj["b"]]), dtype=torch.uint8))
+            return generator
+        raise wire.WireError(f"unknown tag {tag!r}")
+
+    def decode(self, obj, blobs):
+        return wire.decode(obj, blobs, lambda o: self.tagged(o, blobs))
+
+    # -- calls back into the judge ---------------------------------------------------------------
+
+    def callback(self, cb: int):
+        def call_the_judge(*args, **kwargs):
+            blobs: list[bytes] = []
+            header = {"cb": cb, "args": self.encode(list(args), blobs), "kwargs": self.encode(kwargs, blobs)}
+            wire.write_message(PROTO_OUT, header, blobs)
+            while True:
+                reply, reply_blobs = self.reader.read()
+                if "op" not in reply:
+                    break
+                self.answer(reply, reply_blobs)  # the judge's callback asks something itself
+            if "error" in reply:
+                raise CallbackError(int(reply.get("token", 0)), str(reply["error"]))
+            return self.decode(reply["value"], reply_blobs)
+        return call_the_judge
+
+    # -- requests ----------------------------------------------------------------------------------
+
+    def serve(self) -> None:
+        wire.write_message(PROTO_OUT, {"ready": True, "torch": torch.__version__, "pid": os.getpid()})
+        while True:
+            try:
+                request, blobs = self.reader.read()
+            except EOFError:
+                return
+            self.answer(request, blobs)
+
+    def answer(self, request: dict, blobs: list[bytes]) -> None:
+        for handle in request.get("release", ()):
+            obj = self.objects.pop(handle, None)
+            if obj is not None and self.ids.get(id(obj)) == handle:
+                del self.ids[id(obj)]
+        out: list[bytes] = []
+        try:
+            with torch.set_grad_enabled(bool(request.get("grad", True))):
+                if request.get("nan"):
+                    with NaNInitialisers():
+                        value = self.handle(request, blobs)
+                else:
+                    value = self.handle(request, blobs)
+            reply = {"value": self.encode(value, out)}
+        except BaseException as error:  # noqa: BLE001 — everything the submission raises is an answer
+            out = []
+            reply = {"error": describe(error)}
+        wire.write_message(PROTO_OUT, reply, out)
+
+    def handle(self, request: dict, blobs: list[bytes]):
+        op = request["op"]
+        arg = lambda name: self.decode(request[name], blobs)  # noqa: E731
+        if op == "import":
+            return importlib.import_module(request["module"])
+        if op == "put":  # a file for the submission's code to read (a checkpoint directory)
+            path = os.path.join(CONFIG["scratch"], "uploads", request["path"].lstrip("/"))
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            with open(path, "wb") as f:
+                f.write(blobs[request["b"]])
+            return path
+        target = arg("obj")
+        if op == "getattr":
+            return getattr(target, request["name"])
+        if op == "setattr":
+            return setattr(target, request["name"], arg("value"))
+        if op == "call":
+            return target(*arg("args"), **arg("kwargs"))
+        if op == "operator":  # what Python does for `a + b`, `a[i]`, `len(a)`, ...
+            return OPERATORS[request["name"]](target, *arg("args"))
+        if op == "iter":
+            return list(itertools.islice(iter(target), int(request.get("limit", 1_000_000))))
+        if op == "isinstance":
+            return isinstance(target, arg("cls"))
+        if op == "issubclass":
+            return isinstance(target, type) and issubclass(target, arg("cls"))
+        if op == "fetch":  # a tensor's values, whatever it is
+            return torch.Tensor.detach(target).clone()
+        if op == "repr":
+            return repr(target)[:2000]
+        raise ValueError(f"unknown request {op!r}")
+
+
+OPERATORS = {
+    **{name: getattr(operator, name) for name in (
+        "eq", "ne", "lt", "le", "gt", "ge", "add", "sub", "mul", "truediv", "floordiv", "mod", "pow",
+        "matmul", "and_", "or_", "xor", "neg", "pos", "abs", "invert", "getitem", "setitem",
+        "delitem", "contains", "index", "iadd", "isub", "imul", "itruediv", "ipow")},
+    **{f"r{name}": (lambda f: lambda a, b: f(b, a))(getattr(operator, name)) for name in (
+        "add", "sub", "mul", "truediv", "floordiv", "mod", "pow", "matmul", "and_", "or_", "xor")},
+    "len": len, "bool": bool, "int": int, "float": float, "hash": hash, "str": str,
+}
+
+
+class JudgeModule(torch.nn.Module):
+    """A model of the judge's (e07's reference, e10's GPT2LMHeadModel): its parameters' names and
+    values, so that code which walks them works, and a forward that asks the judge."""
+
+    def __init__(self, worker: Worker, obj: dict, blobs: list[bytes]):
+        super().__init__()
+        self._forward = worker.callback(obj["cb"])
+        self.config = types.SimpleNamespace(**worker.decode(obj["config"], blobs))
+        for name, value in worker.decode(obj["state"], blobs).items():
+            *path, leaf = name.split(".")
+            owner = self
+            for part in path:
+                if part not in owner._modules:
+                    owner.add_module(part, torch.nn.Module())
+                owner = owner._modules[part]
+            if obj["params"].get(name):
+                owner.register_parameter(leaf, torch.nn.Parameter(value))
+            else:
+                owner.register_buffer(leaf, value)
+        self.train(bool(obj.get("training", False)))
+
+    def forward(self, *args, **kwargs):
+        return self._forward(*args, **kwargs)
+
+
+def describe(error: BaseException) -> dict:
+    frames = traceback.extract_tb(error.__traceback__)[-30:]
+    found = {"type": type(error).__name__,
+             "mro": [f"{c.__module__}.{c.__qualname__}" for c in type(error).__mro__],
+             "message": _text(error)[:4000],
+             "frames": [[f.filename, f.lineno or 0, f.name, (f.line or "")[:300]] for f in frames]}
+    if isinstance(error, SyntaxError):
+        found["syntax"] = [str(error.filename or ""), error.lineno or 0, (error.text or "")[:300], str(error.msg)]
+    token = next((e.token for e in _chain(error) if isinstance(e, CallbackError)), None)
+    if token is not None:
+        found["token"] = token
+    return found
+
+
+def _text(error: BaseException) -> str:
+    try:
+        return str(error)
+    except BaseException:  # noqa: BLE001 — a __str__ that raises
+        return f"<{type(error).__name__} that cannot be printed>"
+
+
+def _chain(error: BaseException):
+    seen = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        yield error
+        error = error.__cause__ or error.__context__
+
+
+if __name__ == "__main__":
+    Worker().serve()

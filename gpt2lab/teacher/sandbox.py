@@ -1,0 +1,193 @@
+"""Start a worker: inside bubblewrap, or (with --no-sandbox) as a plain process.
+
+The sandbox (bwrap, the one under Flatpak) gives the worker new namespaces (PID: every process it
+starts dies with it; no network; its own IPC, UTS and mounts), an unprivileged uid, a read-only
+view of the interpreter and of a site-packages that holds only the packages a learner may use
+(torch, numpy, einops, regex and what they need: transformers is not there, so it cannot be
+imported), the worker's runtime, the submission's exercise files (regular files the grader
+copied), and a small private tmpfs as its only writable place. Nothing else of this machine is
+visible: not the teacher's repository, not the home directory, not the grader's files.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata as metadata
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from gpt2lab.teacher.remote import Connection, kill
+from gpt2lab.teacher.runtime import wire
+
+RUNTIME = Path(__file__).resolve().parent / "runtime"
+LEARNER_PACKAGES = ("torch", "numpy", "einops", "regex")  # what the exercises may import
+PRETRAINED_PACKAGES = ("transformers",)  # e06's from_pretrained, in a worker of its own
+NOBODY = 65534
+INSTALL = ("bubblewrap is needed to grade: the submission's code runs in its sandbox.\n"
+           "  Debian/Ubuntu: sudo apt-get install bubblewrap   Fedora: sudo dnf install bubblewrap\n"
+           "  On Ubuntu 24.04 and later, unprivileged user namespaces are also restricted by AppArmor:\n"
+           "  sudo sysctl -w kernel.apparmor_restrict_unprivileged_userns=0\n"
+           "  Without a sandbox (macOS, some containers), `--no-sandbox` grades anyway and grades.json\n"
+           "  records \"sandbox\": false: the submission's code then runs as you, with your files.")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int = 6144  # beyond the worker's own footprint once torch is imported
+    processes: int = 256  # threads count: torch starts a few per core
+    file_mb: int = 64  # one file, and the log
+    scratch_mb: int = 256  # the tmpfs
+
+
+def _normal(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+@functools.lru_cache(maxsize=None)
+def site_entries(roots: tuple[str, ...]) -> tuple[Path, ...]:
+    """The files and folders in site-packages of `roots` and everything they require."""
+    seen, todo, found = set(), list(roots), []
+    while todo:
+        name = todo.pop()
+        if _normal(name) in seen:
+            continue
+        try:
+            dist = metadata.distribution(name)
+        except metadata.PackageNotFoundError:
+            continue
+        seen.add(_normal(name))
+        for requirement in dist.requires or ():
+            if "extra ==" not in requirement:
+                todo.append(re.match(r"[A-Za-z0-9._-]+", requirement).group(0))
+        base = Path(dist.locate_file(""))
+        for top in sorted({f.parts[0] for f in dist.files or () if f.parts and f.parts[0] != ".."}):
+            if (base / top).exists():
+                found.append(base / top)
+    return tuple(dict.fromkeys(found))
+
+
+def stdlib_dirs() -> list[Path]:
+    """The standard library and its compiled modules (those of the base interpreter, not a venv's)."""
+    stdlib = Path(os.__file__).resolve().parent
+    return [d for d in (stdlib, stdlib / "lib-dynload") if d.exists()]
+
+
+def interpreter() -> Path:
+    return Path(os.path.realpath(sys.executable))
+
+
+@functools.lru_cache(maxsize=1)
+def probe() -> str | None:
+    """None when bubblewrap can build the sandbox here; else why not, and what to install."""
+    if shutil.which("bwrap") is None:
+        return "bwrap was not found.\n" + INSTALL
+    try:
+        run = subprocess.run(["bwrap", *_namespaces(), "--ro-bind", "/", "/", "--", "true"],
+                             capture_output=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired) as error:
+        return f"bwrap could not run ({error}).\n" + INSTALL
+    if run.returncode:
+        return f"bwrap cannot create namespaces here: {run.stderr.decode(errors='replace').strip()}\n" + INSTALL
+    return None
+
+
+def _namespaces() -> list[str]:
+    shared = ["--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try",
+              "--die-with-parent", "--new-session"]
+    if os.getuid() == 0:  # the worker drops to nobody itself, before the submission's code runs
+        return shared
+    return ["--unshare-user", "--uid", str(NOBODY), "--gid", str(NOBODY), "--disable-userns", *shared]
+
+
+def bwrap_command(exercises: Path, *, pretrained: bool, limits: Limits, device: str) -> tuple[list[str], dict]:
+    """The bwrap command line that runs the worker, and its configuration."""
+    python = interpreter()
+    args = ["bwrap", *_namespaces(), "--clearenv", "--proc", "/proc", "--dev", "/dev"]
+    for system in ("/usr", "/lib", "/lib64", "/lib32", "/bin", "/etc/ld.so.cache", "/etc/ld.so.conf",
+                   "/etc/ld.so.conf.d", "/etc/localtime", "/etc/passwd", "/etc/group"):
+        args += ["--ro-bind-try", system, system]
+    prefix = Path(sys.base_prefix)
+    for parent in reversed(prefix.parents[:-1]):  # bwrap would make them 0700: nobody could not enter
+        args += ["--perms", "0755", "--dir", str(parent)]
+    args += ["--ro-bind", str(prefix), str(prefix)]
+    for site in {Path(p) for p in (sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"])}:
+        if site.is_relative_to(prefix) and site.exists():
+            args += ["--tmpfs", str(site)]  # the interpreter's own packages: not the learner's
+    if not python.is_relative_to(prefix):
+        for parent in reversed(python.parents[:-1]):
+            args += ["--perms", "0755", "--dir", str(parent)]
+        args += ["--ro-bind", str(python), str(python)]
+    packages = LEARNER_PACKAGES + (PRETRAINED_PACKAGES if pretrained else ())
+    args += ["--perms", "0755", "--dir", "/site", "--perms", "0755", "--dir", "/submission"]
+    for entry in site_entries(packages):
+        args += ["--ro-bind", str(entry), f"/site/{entry.name}"]
+    if device == "cuda":
+        for node in sorted(Path("/dev").glob("nvidia*")):
+            args += ["--dev-bind", str(node), str(node)]
+    args += ["--ro-bind", str(RUNTIME), "/runtime", "--ro-bind", str(exercises), "/submission/exercises",
+             "--size", str(limits.scratch_mb << 20), "--perms", "1777", "--tmpfs", "/tmp", "--chdir", "/tmp"]
+    env = {"PATH": "/usr/bin:/bin", "HOME": "/tmp", "HF_HOME": "/tmp/hf", "HF_HUB_OFFLINE": "1",
+           "TRANSFORMERS_OFFLINE": "1", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONHASHSEED": "0",
+           "OMP_NUM_THREADS": "1", "MPLCONFIGDIR": "/tmp"}
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    config = {"path": [*map(str, stdlib_dirs()), "/site", "/runtime", "/submission"], "scratch": "/tmp",
+              "uid": NOBODY if os.getuid() == 0 else None, "gid": NOBODY}
+    return [*args, "--", str(python), "-I", "-S", "-B", "/runtime/worker.py"], config
+
+
+def plain_command(exercises: Path, scratch: Path, *, pretrained: bool) -> tuple[list[str], dict]:
+    """--no-sandbox: the same worker as a plain process, with a site-packages of links."""
+    site = scratch / "site"
+    site.mkdir(parents=True, exist_ok=True)
+    for entry in site_entries(LEARNER_PACKAGES + (PRETRAINED_PACKAGES if pretrained else ())):
+        if not (site / entry.name).exists():
+            (site / entry.name).symlink_to(entry)
+    shutil.copytree(exercises, scratch / "submission" / "exercises")
+    config = {"path": [*map(str, stdlib_dirs()), str(site), str(RUNTIME), str(scratch / "submission")],
+              "scratch": str(scratch / "tmp"), "uid": None, "gid": None}
+    (scratch / "tmp").mkdir(exist_ok=True)
+    return [str(interpreter()), "-I", "-S", "-B", str(RUNTIME / "worker.py")], config
+
+
+def start(exercises: Path, *, sandbox: bool = True, pretrained: bool = False, device: str = "cpu",
+          threads: int = 1, limits: Limits = Limits(), log: Path | None = None,
+          startup: float = 120.0, label: str = "") -> Connection:
+    """A worker for the exercise files in `exercises`, starting: its first request waits until it
+    has imported torch (at most `startup` seconds), so that several can start at once."""
+    scratch = Path(tempfile.mkdtemp(prefix="gpt2lab-worker-"))
+    if sandbox:
+        argv, config = bwrap_command(exercises, pretrained=pretrained, limits=limits, device=device)
+        env = None
+    else:
+        argv, config = plain_command(exercises, scratch, pretrained=pretrained)
+        env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": config["scratch"],
+               "HF_HOME": str(scratch / "hf"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
+    config.update(device=device, threads=threads, memory_mb=limits.memory_mb, nproc=limits.processes,
+                  fsize=limits.file_mb << 20, max_message=wire_limit())
+    argv = [*argv, json.dumps(config)]
+    log_file = open(log or scratch / "worker.log", "ab")
+    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
+                               env=env, cwd=scratch, start_new_session=True, close_fds=True)
+    log_file.close()
+    conn = Connection(process, label=label, device=device, startup=startup)
+    conn.scratch, conn.log = scratch, Path(log_file.name)
+    return conn
+
+
+def wire_limit() -> int:
+    return 1 << 31  # what the judge may send: GPT-2 124M's weights are 0.5 GB
+
+
+def close(conn: Connection) -> None:
+    conn.close()
+    shutil.rmtree(getattr(conn, "scratch", ""), ignore_errors=True)
