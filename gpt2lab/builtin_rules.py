@@ -14,7 +14,12 @@ deliberate disguises are not looked for. Comments, strings and annotations are n
 here imports torch: `nox -s check -- e01` stays as fast as before.
 
 Used by `nox -s check` and `nox -s watch` through `mark` (a refused exercise gets a failing
-verdict, first, with the explanation), and by the grader through `refused`.
+verdict, first, with the explanation). The grader reads the same grading.toml it takes its points
+from (`from_config(data)`, or `load(path)`) and calls `refused(exercise_id, source, rules)` on each
+exercise's copied file, before running anything: a non-empty answer scores the exercise 0 points
+with the status "refused", its explanation the first dict's "message" (all of them listed, as
+the integrity findings are), whatever its suite would say. The suites themselves know nothing of
+these rules (tests/project/alternative passes them with F.gelu and scaled_dot_product_attention).
 """
 
 from __future__ import annotations

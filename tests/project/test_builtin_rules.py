@@ -193,10 +193,11 @@ def test_the_reference_solutions_are_not_refused(exercise):
 
 # The alternative implementation shows that the suites accept any correct code, built-ins
 # included: two of its files use exactly what the default rules refuse.
-ALTERNATIVE_BUILTINS = {"e02": "torch.nn.functional.gelu", "e04": "torch.nn.functional.scaled_dot_product_attention"}
+ALTERNATIVE_BUILTINS = {"e02": "torch.nn.functional.gelu",
+                        "e04": "torch.nn.functional.scaled_dot_product_attention"}
 
 
-def test_the_alternative_implementation_is_refused_only_for_its_two_built_ins(tmp_path):
+def test_the_alternative_implementation_is_refused_only_for_its_two_built_ins():
     folder = ROOT / "tests" / "project" / "alternative"
     exercises = [e for e in catalog.EXERCISES if (folder / f"{e.module}.py").is_file()]
     assert len(exercises) == len(catalog.EXERCISES)
