@@ -37,6 +37,9 @@ def check(args: argparse.Namespace) -> int:
     except RuntimeError as error:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2
+    from gpt2lab import builtin_rules  # the teacher's rules on built-ins: a refused exercise fails, explained
+
+    builtin_rules.mark(results, root, args.impl)
     import torch
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
-from gpt2lab import catalog, check
+from gpt2lab import builtin_rules, catalog, check
 from gpt2lab.report import Style, render
 
 Snapshot = dict[Path, tuple[int, int]]  # file -> (mtime in ns, size)
@@ -88,8 +88,10 @@ class Watcher:
 
     def check(self, ids: set[str]) -> None:
         exercises = [e for e in self.course if e.id in ids]
-        for result in check.run(exercises, impl=self.impl, impl_root=self.root, suites=self.suites,
-                                device=self.device, seed=self.seed):
+        results = check.run(exercises, impl=self.impl, impl_root=self.root, suites=self.suites,
+                            device=self.device, seed=self.seed)
+        builtin_rules.mark(results, self.root, self.impl)  # the teacher's rules on built-ins
+        for result in results:
             self.results[result.exercise.id] = result
         self.runs += 1
         # blocked-by follows the latest status of everything known, not only what was just checked
