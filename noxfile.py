@@ -8,8 +8,8 @@ so a check answers in seconds (and on Colab the preinstalled torch is used).
     nox -s env                   exercise zero: Python, torch, the GPU, the offline reference
     nox -s hint -- e04           the next hint of an exercise (--lang es, --all, --reset)
     nox -s watch                 check again on every save in exercises/ (Ctrl-C stops)
-    nox -s train -- FILE         train your GPT-2 on a text file (e10; --impl solutions, --minutes)
-    nox -s demo -- "PROMPT"      your GPT-2 continues PROMPT with OpenAI's weights (--impl solutions)
+    nox -s train                 train your GPT-2 on Shakespeare, or `-- FILE` on any text (e10; --minutes)
+    nox -s demo -- "PROMPT"      your GPT-2 continues PROMPT with OpenAI's weights (e01-e07)
 
 For teachers (see README.md, "For teachers"):
     nox -s grade -- --submission DIR   grade a student's repository with these suites: grades.json
@@ -18,7 +18,9 @@ For teachers (see README.md, "For teachers"):
 """
 
 import importlib.util
+import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -26,6 +28,32 @@ import nox
 
 nox.options.default_venv_backend = "none"
 nox.options.sessions = ["check"]
+# Every session runs in nox's own Python (python=False), yet nox looks for uv before each one and
+# logs "uv binary not found." when it is not installed: noise for learners, dropped here.
+logging.getLogger("nox").addFilter(lambda record: record.getMessage() != "uv binary not found.")
+
+
+def _die_with_parent(parent: int):
+    """For subprocess's preexec_fn, on Linux: the child gets SIGTERM when nox ends, however nox
+    ends (killed, terminal closed), so no check or training keeps running on its own."""
+
+    def arrange() -> None:
+        import ctypes
+
+        try:
+            ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # 1: PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            return
+        if os.getppid() != parent:  # nox ended before the line above
+            os._exit(1)
+
+    return arrange if sys.platform.startswith("linux") else None
+
+
+def _python(*args: str) -> int:
+    """`python -m gpt2lab ARGS` in nox's Python, ended with nox; returns its exit code."""
+    return subprocess.run([sys.executable, "-m", "gpt2lab", *args],
+                          preexec_fn=_die_with_parent(os.getpid())).returncode
 
 
 def _require(session: nox.Session, *modules: str) -> None:
@@ -39,7 +67,8 @@ def _require(session: nox.Session, *modules: str) -> None:
 
 def _gpt2lab(session: nox.Session, *args: str) -> None:
     _require(session, "torch", "transformers", "einops", "pytest")
-    session.run(sys.executable, "-m", "gpt2lab", *args, external=True)
+    if _python(*args):
+        session.error("see the message above")
 
 
 @nox.session(python=False)
@@ -47,7 +76,7 @@ def check(session: nox.Session) -> None:
     """Run the hidden suites against exercises/: `nox -s check -- e04 -v` for one exercise."""
     _require(session, "torch", "transformers", "einops", "pytest")
     # Not session.run: a failing exercise is the normal state of a kata, not a crashed command.
-    code = subprocess.run([sys.executable, "-m", "gpt2lab", "check", *session.posargs]).returncode
+    code = _python("check", *session.posargs)
     if code == 1:
         session.error("not everything checked passes yet: see the table above")
     elif code:
@@ -57,7 +86,7 @@ def check(session: nox.Session) -> None:
 @nox.session(python=False)
 def env(session: nox.Session) -> None:
     """Exercise zero: Python, torch, the GPU, and whether the reference works offline."""
-    code = subprocess.run([sys.executable, "-m", "gpt2lab", "env"]).returncode  # it reports what is missing
+    code = _python("env")  # it reports what is missing
     if code:
         session.error("the environment is not ready: see above")
 
@@ -65,7 +94,8 @@ def env(session: nox.Session) -> None:
 @nox.session(python=False)
 def hint(session: nox.Session) -> None:
     """The next hint of an exercise: `nox -s hint -- e04` (`--lang es`, `--all`, `--reset`)."""
-    session.run(sys.executable, "-m", "gpt2lab", "hint", *session.posargs, external=True)
+    if _python("hint", *session.posargs):
+        session.error("see the message above")
 
 
 @nox.session(python=False)
@@ -73,7 +103,7 @@ def watch(session: nox.Session) -> None:
     """Check the current exercise again every time a file in exercises/ is saved (Ctrl-C stops)."""
     _require(session, "torch", "transformers", "einops", "pytest")
     try:
-        code = subprocess.run([sys.executable, "-m", "gpt2lab", "watch", *session.posargs]).returncode
+        code = _python("watch", *session.posargs)
     except KeyboardInterrupt:  # the watcher says goodbye itself
         return
     if code > 1:  # 1 only means that not everything passes yet
@@ -82,16 +112,17 @@ def watch(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def train(session: nox.Session) -> None:
-    """Train your GPT-2 on a text file: `nox -s train -- FILE` (--impl solutions, --minutes, --steps)."""
+    """Train your GPT-2 on Shakespeare, or on any text: `nox -s train -- FILE` (--minutes, --steps)."""
     _require(session, "torch", "transformers")
-    session.run(sys.executable, "-m", "gpt2lab", "train", *session.posargs, external=True)
+    if _python("train", *session.posargs):
+        session.error("training stopped: see the message above")
 
 
 @nox.session(python=False)
 def demo(session: nox.Session) -> None:
-    """Your GPT-2 writes: `nox -s demo -- "Hello, I'm a language model,"` (--impl solutions, --checkpoint DIR)."""
+    """Your GPT-2 writes: `nox -s demo -- "Hello, I'm a language model,"` (--checkpoint DIR)."""
     _require(session, "torch", "transformers")
-    code = subprocess.run([sys.executable, "-m", "gpt2lab", "demo", *session.posargs]).returncode
+    code = _python("demo", *session.posargs)
     if code:  # the demo has said what is missing and what to do
         session.error("the demo could not write: see the message above")
 

@@ -6,8 +6,8 @@ follows it); AdamW's parameter groups (weight decay shrinks the weight matrices 
 the biases and LayerNorm parameters); the learning-rate schedule (a short linear warmup, then a
 cosine decay to a floor); and the step itself, with the gradient norm clipped before the optimizer
 moves the weights. Each is compared with Hugging Face's GPT2LMHeadModel trained with torch's
-optimizers on the same weights. Then train your own model on any text:
-`nox -s train -- ../shared/data/tinyshakespeare/input.txt` (or `--impl solutions`).
+optimizers on the same weights. Then train your own model on Shakespeare, shipped with the kata:
+`nox -s train` (or on any text file: `nox -s train -- notes.txt`).
 
 Check with: nox -s check -- e10          Hints: nox -s hint -- e10
 Builds on: e06 (your GPT2: model(idx) -> logits (B, T, V)).
@@ -19,7 +19,8 @@ pesos y los embeddings, no los sesgos ni los parámetros de LayerNorm); el calen
 aprendizaje (un warmup lineal corto y luego un descenso en coseno hasta un mínimo); y el paso en sí,
 con la norma del gradiente recortada antes de que el optimizador mueva los pesos. Todo se compara
 con GPT2LMHeadModel de Hugging Face entrenado con los optimizadores de torch sobre los mismos pesos.
-Después entrena tu modelo con cualquier texto: `nox -s train -- RUTA.txt`.
+Después entrena tu modelo con Shakespeare, que viene con el kata: `nox -s train` (o con cualquier
+texto: `nox -s train -- RUTA.txt`).
 """
 
 import torch

@@ -7,6 +7,14 @@ progress table all read it, so adding a kata means adding one line here.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
+
+# The repository this copy of gpt2lab belongs to (light to import: `nox -s hint` must not load torch)
+ROOT = Path(__file__).resolve().parent.parent
+
+# Seconds one test may run before it is stopped as a loop that never ends (gpt2lab/deadline.py):
+# far past the slowest test's normal time, a few seconds on a 2-core CPU. `--time-limit` changes it.
+TIME_LIMIT = 30.0
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ from pathlib import Path
 from gpt2lab import catalog
 from gpt2lab.pytest_plugin import PROPERTY
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = catalog.ROOT
 
 PASSED, FAILING, NOT_STARTED, BLOCKED, MISSING = "passed", "failing", "not started", "blocked", "no tests"
 
@@ -25,6 +25,9 @@ class ExerciseResult:
     exercise: catalog.Exercise
     verdicts: list[dict] = field(default_factory=list)
     blocked_by: tuple[str, ...] = ()
+    # exercises it builds on that changed since it was checked (watch mode): until it is checked
+    # again, this result is shown as out of date, never as the current verdict
+    outdated_by: tuple[str, ...] = ()
 
     @property
     def graded(self) -> list[dict]:
@@ -87,10 +90,12 @@ def suite_files(suites: Path, exercises: list[catalog.Exercise]) -> list[Path]:
 
 def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root: Path = ROOT,
         suites: Path = ROOT / "tests" / "katas", device: str = "auto", seed: int = 0,
-        workers: int = 0, extra: list[str] = (), plugins: list[object] = ()) -> list[ExerciseResult]:
+        workers: int = 0, extra: list[str] = (), plugins: list[object] = (),
+        time_limit: float | None = None) -> list[ExerciseResult]:
     """Run the suites of `exercises` against `impl_root/impl` and collect the verdicts.
 
-    `plugins` are more pytest plugin objects (the grader's integrity guard)."""
+    `plugins` are more pytest plugin objects (the grader's integrity guard); `time_limit`, seconds
+    a test may run before it is stopped (gpt2lab/deadline.py; None: no limit)."""
     import pytest
 
     files = [f for f in suite_files(suites, exercises) if f.exists()]
@@ -100,6 +105,8 @@ def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root
             "-q", "--no-header", "--tb=no", "-p", "no:randomly",
             # pytest's unraisable-exception plugin calls gc.collect() at exit: 0.4 s a run in watch mode
             "-p", "no:unraisableexception", *extra]
+    if time_limit:
+        args += ["-p", "gpt2lab.deadline", "--kata-time-limit", str(time_limit)]
     if workers:
         args += ["-n", str(workers)]
     quiet = open(os.devnull, "w")  # pytest's own dots and summary: the learner reads ours instead
@@ -120,6 +127,18 @@ def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root
         results[verdict["exercise"]].verdicts.append(verdict)
     link_blocked(list(results.values()))
     return list(results.values())
+
+
+def counts(result: ExerciseResult, named: bool = False) -> bool:
+    """Whether a result decides if the course passes: a core exercise always; a bonus one once it
+    is started, or when it was named on the command line."""
+    exercise = result.exercise
+    return result.status != MISSING and (not exercise.bonus or named or result.status != NOT_STARTED)
+
+
+def course_passes(results: list[ExerciseResult], named: bool = False) -> bool:
+    """Every result that counts passes: what `nox -s check` exits 0 for."""
+    return all(r.status == PASSED for r in results if counts(r, named))
 
 
 def link_blocked(results: list[ExerciseResult]) -> None:

@@ -22,35 +22,41 @@ def _exercises(names: list[str]) -> list[catalog.Exercise]:
 
 
 def check(args: argparse.Namespace) -> int:
-    from gpt2lab import check as runner
-    from gpt2lab.report import render
-
     exercises = _exercises(args.exercises)
     root = Path(args.root).resolve()
     if not (root / args.impl).is_dir():
         print(f"gpt2lab: there is no {args.impl}/ folder in {root}; run from the repository root "
               "or pass --root", file=sys.stderr)
         return 2
+    # the first line at once, before torch and the suites are imported (a few seconds)
+    print(f"GPT-2 kata — checking {root.name}/{args.impl}/ ...", flush=True)
+    from gpt2lab import check as runner
+    from gpt2lab.report import render
+
     try:
         results = runner.run(exercises, impl=args.impl, impl_root=root, suites=Path(args.suites).resolve(),
-                             device=args.device, seed=args.seed, workers=args.workers)
+                             device=args.device, seed=args.seed, workers=args.workers,
+                             time_limit=args.time_limit or None)
     except RuntimeError as error:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("\nStopped.", file=sys.stderr)
+        return 130
     from gpt2lab import builtin_rules  # the teacher's rules on built-ins: a refused exercise fails, explained
 
     builtin_rules.mark(results, root, args.impl)
     import torch
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    header = f"GPT-2 kata — checking {root.name}/{args.impl}/ on {device} (torch {torch.__version__})"
-    print(render(results, header=header, verbose=args.verbose))
+    header = f"Checked on {device} (torch {torch.__version__}):"
+    print(render(results, header=header, verbose=args.verbose, named=bool(args.exercises)))
     _warn_integrity(root / args.impl, exercises)
     if args.json:
         Path(args.json).write_text(json.dumps(
             {r.exercise.id: {"status": r.status, "passed": r.passed, "cases": len(r.graded),
                              "verdicts": r.verdicts} for r in results}, indent=1))
-    return 0 if all(r.status == runner.PASSED for r in results) else 1
+    return 0 if runner.course_passes(results, named=bool(args.exercises)) else 1
 
 
 def _warn_integrity(package: Path, exercises: list[catalog.Exercise]) -> None:
@@ -66,10 +72,14 @@ def _warn_integrity(package: Path, exercises: list[catalog.Exercise]) -> None:
 
 def _default_root() -> Path:
     """The repository being worked on: the current directory when it holds exercises/."""
-    from gpt2lab.check import ROOT
-
     cwd = Path.cwd()
-    return cwd if (cwd / "exercises").is_dir() and (cwd / "tests" / "katas").is_dir() else ROOT
+    return cwd if (cwd / "exercises").is_dir() and (cwd / "tests" / "katas").is_dir() else catalog.ROOT
+
+
+def _time_limit_argument(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--time-limit", type=float, default=catalog.TIME_LIMIT, metavar="SECONDS",
+                   help="stop a test that runs longer than this: a loop that never ends "
+                   f"(default {catalog.TIME_LIMIT:g}; 0: no limit)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -87,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0, help="base seed of the generated cases")
     p.add_argument("-n", "--workers", type=int, default=0, help="pytest-xdist workers (0: none)")
     p.add_argument("--json", help="also write the verdicts to this file")
+    _time_limit_argument(p)
     p.set_defaults(run=check)
 
     p = commands.add_parser("hint", help="the next hint of an exercise, one step at a time")
@@ -108,6 +119,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--max-runs", type=int, help="stop after this many checks")
     p.add_argument("--timeout", type=float, help="stop after this many seconds")
     p.add_argument("--interval", type=float, default=0.1, help="seconds between looks at the files")
+    _time_limit_argument(p)
     p.set_defaults(run=watch)
 
     p = commands.add_parser("env", help="exercise zero: Python, torch, GPU, and the offline reference")
@@ -167,7 +179,8 @@ def watch(args: argparse.Namespace) -> int:
     return watcher.main(_exercises(args.exercises), impl=args.impl, root=Path(args.root).resolve(),
                         suites=Path(args.suites).resolve(), device=args.device, seed=args.seed,
                         once=args.once, max_runs=args.max_runs, timeout=args.timeout,
-                        interval=args.interval)
+                        interval=args.interval, time_limit=args.time_limit or None,
+                        named=bool(args.exercises))
 
 
 def env(args: argparse.Namespace) -> int:

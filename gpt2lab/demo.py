@@ -1,12 +1,11 @@
 """`nox -s demo`: your GPT-2 continues a prompt, with OpenAI's weights.
 
     nox -s demo -- "Hello, I'm a language model,"         your e06 + e07, greedy, 30 tokens
-    nox -s demo -- --impl solutions                        the reference instead
     nox -s demo -- --checkpoint DIR                        a save_pretrained directory instead of gpt2
     nox -s demo -- --temperature 0.8 --top-k 50 --seed 1   sampled
 
 The weights come from --checkpoint, else from the local Hugging Face cache (no network call), else
-from the hub (a download of about 550 MB). Before loading them, the learner's GPT2 and generate run
+from the hub (a download of 548 MB, once; `nox -s env` says whether they are cached). Before loading them, the learner's GPT2 and generate run
 once on a tiny random model, so an exercise that is not finished is reported at once. Every failure
 is one message saying what to do, never a traceback.
 """
@@ -31,7 +30,7 @@ class DemoError(Exception):
 
 def add_arguments(p: argparse.ArgumentParser, root: Path) -> None:
     p.add_argument("prompt", nargs="?", default=PROMPT, help=f"the text to continue (default: {PROMPT!r})")
-    p.add_argument("--impl", default="exercises", help="whose GPT-2 writes: exercises (yours) or solutions")
+    p.add_argument("--impl", default="exercises", help="the package whose GPT-2 writes (default: exercises, yours)")
     p.add_argument("--root", default=str(root), help="directory that contains the package")
     p.add_argument("--checkpoint", help="a directory written by save_pretrained (default: --model)")
     p.add_argument("--model", default="gpt2", help="Hugging Face hub id (default: gpt2, GPT-2 124M)")
@@ -115,11 +114,11 @@ def weights(args: argparse.Namespace):
         raise DemoError(
             f"GPT-2's weights ({args.model!r}) are not in the Hugging Face cache, and the hub cannot be "
             "reached from here (or HF_HUB_OFFLINE is set). Either\n"
-            f"  - on a machine with internet, download them once (about 550 MB):\n"
+            f"  - on a machine with internet, download them once ({hub.download_size(args.model)}):\n"
             f"      python -c \"from transformers import GPT2LMHeadModel; GPT2LMHeadModel.from_pretrained('{args.model}')\"\n"
             "    then run the demo again (on another machine, copy ~/.cache/huggingface/hub too), or\n"
             "  - pass a checkpoint directory: nox -s demo -- --checkpoint DIR (DIR written by save_pretrained)")
-    print(f"gpt2lab demo: downloading {args.model!r} from the Hugging Face hub (once; about 550 MB) ...",
+    print(f"gpt2lab demo: downloading {args.model!r} from the Hugging Face hub (once; {hub.download_size(args.model)}) ...",
           file=sys.stderr, flush=True)
     return args.model, contextlib.nullcontext()
 

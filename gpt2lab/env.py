@@ -1,9 +1,12 @@
 """Exercise zero: is this machine ready for the kata? (`nox -s env`)
 
 Reports Python, torch, CUDA and the GPU (name, memory, fp16/bf16), the device the checks will use,
-and whether the reference works offline: a tiny GPT2LMHeadModel built from a config (no download)
-and GPT-2's tokenizer shipped in gpt2lab/data/gpt2, with HF_HUB_OFFLINE=1. A missing GPU is not a
-problem (the checks run on the CPU); a missing package or a broken reference is.
+whether the reference works offline (a tiny GPT2LMHeadModel built from a config, no download, and
+GPT-2's tokenizer shipped in gpt2lab/data/gpt2, with HF_HUB_OFFLINE=1), and whether OpenAI's
+pretrained GPT-2 is in the Hugging Face cache (what `nox -s demo` needs). A missing GPU is not a
+problem (the checks run on the CPU), nor are weights not downloaded yet; a missing package or a
+broken reference is. The lines come as they are known: the versions at once, torch's after it is
+imported.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ TOKENIZER = Path(__file__).resolve().parent / "data" / "gpt2"
 HELLO_WORLD = [15496, 995]  # GPT-2's ids for "Hello world"
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
 INSTALL = "python -m pip install -e .   (from the repository root, with the Python that runs nox)"
+CPU_TORCH = "python -m pip install torch --index-url https://download.pytorch.org/whl/cpu"
 COLAB_GPU = "on Colab: Runtime > Change runtime type > T4 GPU, then run `nox -s env` again"
 
 
@@ -44,6 +48,7 @@ class Facts:
     gpus: list[GPU] = field(default_factory=list)
     mps: bool = False
     reference: str | None = None  # None when the offline reference check passed, else what failed
+    weights: str | None = None  # the Hugging Face cache that holds GPT-2's weights; "" when not there
 
     @property
     def missing(self) -> list[str]:
@@ -111,10 +116,21 @@ def _gpu_computes(torch, index: int) -> str | None:
 
 
 def gather() -> Facts:
-    facts = Facts(python=platform.python_version(), executable=sys.executable,
-                  versions={name: _version(name) for name in requirements()})
+    facts = packages()
+    gather_torch(facts)
+    gather_reference(facts)
+    return facts
+
+
+def packages() -> Facts:
+    """What is known without importing anything: Python and the installed versions."""
+    return Facts(python=platform.python_version(), executable=sys.executable,
+                 versions={name: _version(name) for name in requirements()})
+
+
+def gather_torch(facts: Facts) -> None:
     if facts.versions.get("torch") is None:
-        return facts
+        return
     import torch
 
     facts.torch_cuda_build = torch.version.cuda
@@ -129,9 +145,23 @@ def gather() -> Facts:
         capability = (props.major, props.minor)
         facts.gpus.append(GPU(props.name, props.total_memory / 2**30, free, capability,
                               _bf16(torch), capability >= (5, 3), _gpu_computes(torch, index)))
-    if facts.versions.get("transformers") is not None:
-        facts.reference = reference_problem()
-    return facts
+
+
+def gather_reference(facts: Facts) -> None:
+    if facts.versions.get("transformers") is None or facts.versions.get("torch") is None:
+        return
+    facts.reference = reference_problem()
+    facts.weights = weights_cache()
+
+
+def weights_cache(name: str = "gpt2") -> str:
+    """The Hugging Face cache directory when it holds GPT-2's pretrained weights, else ""."""
+    from gpt2lab import hub
+
+    try:
+        return hub.cache_dir() if hub.is_cached(name) else ""
+    except Exception:  # noqa: BLE001 — an unreadable cache is a cache without the weights
+        return ""
 
 
 def reference_problem() -> str | None:
@@ -170,29 +200,51 @@ def _reference_problem() -> str | None:
 
 def report(facts: Facts) -> tuple[list[str], bool]:
     """The lines to print, and whether the kata can run here."""
-    ok = True
-    lines = ["GPT-2 kata — your environment", "",
-             f"  Python        {facts.python}  ({facts.executable})"]
+    lines, ok = [], True
+    for part in (_packages_part, _torch_part, _reference_part):
+        more, fine = part(facts)
+        lines += more
+        ok = ok and fine
+    return lines + _verdict(ok), ok
+
+
+def _packages_part(facts: Facts) -> tuple[list[str], bool]:
+    lines = ["GPT-2 kata — your environment", "", f"  Python        {facts.python}  ({facts.executable})"]
     for name, version in facts.versions.items():
         lines.append(f"  {name:<13} {version or 'MISSING'}")
     if facts.missing:
-        ok = False
         lines += ["", f"  Missing: {', '.join(facts.missing)}. Install them with:", f"    {INSTALL}"]
-    if facts.versions.get("torch") is not None:
-        lines += ["", *_gpu_lines(facts)]
-        ok = ok and not any(gpu.computes for gpu in facts.gpus)
-    if facts.versions.get("transformers") is not None and facts.versions.get("torch") is not None:
-        lines.append("")
-        if facts.reference is None:
-            lines += ["  reference     works offline: a tiny GPT2LMHeadModel runs,",
-                      f"                and the shipped tokenizer encodes 'Hello world' as {HELLO_WORLD}"]
-        else:
-            ok = False
-            lines += ["  reference     BROKEN (offline, HF_HUB_OFFLINE=1): " + facts.reference,
-                      f"                reinstall it: {INSTALL}"]
-    lines += ["", "Ready: run `nox -s check` to see where you stand." if ok
-              else "Not ready: fix what is marked above, then run `nox -s env` again."]
-    return lines, ok
+        if "torch" in facts.missing:
+            lines.append(f"    (no GPU here? install the CPU build of torch first: {CPU_TORCH})")
+    return lines, not facts.missing
+
+
+def _torch_part(facts: Facts) -> tuple[list[str], bool]:
+    if facts.versions.get("torch") is None:
+        return [], True
+    return ["", *_gpu_lines(facts)], not any(gpu.computes for gpu in facts.gpus)
+
+
+def _reference_part(facts: Facts) -> tuple[list[str], bool]:
+    if facts.versions.get("transformers") is None or facts.versions.get("torch") is None:
+        return [], True
+    if facts.reference is None:
+        lines = ["", "  reference     works offline: a tiny GPT2LMHeadModel runs,",
+                 f"                and the shipped tokenizer encodes 'Hello world' as {HELLO_WORLD}"]
+    else:
+        lines = ["", "  reference     BROKEN (offline, HF_HUB_OFFLINE=1): " + facts.reference,
+                 f"                reinstall it: {INSTALL}"]
+    if facts.weights:
+        lines.append(f"  GPT-2 weights in the Hugging Face cache ({facts.weights}): `nox -s demo` runs offline")
+    else:
+        lines += ["  GPT-2 weights not downloaded yet: `nox -s demo` downloads OpenAI's GPT-2 (124M) once, "
+                  "548 MB,", "                from the Hugging Face hub (the checks never need them)"]
+    return lines, facts.reference is None
+
+
+def _verdict(ok: bool) -> list[str]:
+    return ["", "Ready: run `nox -s check` to see where you stand." if ok
+            else "Not ready: fix what is marked above, then run `nox -s env` again."]
 
 
 def _gpu_lines(facts: Facts) -> list[str]:
@@ -221,6 +273,15 @@ def _gpu_lines(facts: Facts) -> list[str]:
 
 
 def main() -> int:
-    lines, ok = report(gather())
-    print("\n".join(lines))
+    """Print each part as soon as it is known: the versions at once, then torch's, then the reference."""
+    facts, ok = packages(), True
+    for gather_part, part in ((None, _packages_part), (gather_torch, _torch_part),
+                              (gather_reference, _reference_part)):
+        if gather_part is not None:
+            gather_part(facts)
+        lines, fine = part(facts)
+        ok = ok and fine
+        if lines:
+            print("\n".join(lines), flush=True)
+    print("\n".join(_verdict(ok)))
     return 0 if ok else 1

@@ -13,6 +13,20 @@ from pathlib import Path
 from unittest import mock
 
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
+# What `nox -s demo --model NAME` downloads the first time: the checkpoint's model.safetensors
+# (gpt2's is 548,105,171 bytes)
+SIZES = {"gpt2": "548 MB", "gpt2-medium": "1.5 GB", "gpt2-large": "3.2 GB", "gpt2-xl": "6.4 GB"}
+
+
+def download_size(name: str) -> str:
+    return SIZES.get(name, "its size")
+
+
+def cache_dir() -> str:
+    """Where the Hugging Face cache is on this machine (HF_HOME, HF_HUB_CACHE, ~/.cache/huggingface)."""
+    from huggingface_hub import constants
+
+    return constants.HF_HUB_CACHE
 
 
 def is_cached(name: str) -> bool:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from gpt2lab.check import ROOT
+from gpt2lab.catalog import ROOT
 
 COLAB = "https://colab.research.google.com/github/"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"

@@ -5,16 +5,18 @@ from __future__ import annotations
 import sys
 
 from gpt2lab import catalog
-from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult
+from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult, counts
 
+OUTDATED = "out of date"  # shown, never computed: a result older than an exercise it builds on
 MARKS = {PASSED: ("✔", "ok"), FAILING: ("✘", "XX"), NOT_STARTED: ("·", ".."),
-         BLOCKED: ("⧗", "--"), MISSING: ("?", "??")}
-COLOURS = {PASSED: "32", FAILING: "31", NOT_STARTED: "2", BLOCKED: "33", MISSING: "35"}
+         BLOCKED: ("⧗", "--"), MISSING: ("?", "??"), OUTDATED: ("↻", "~~")}
+COLOURS = {PASSED: "32", FAILING: "31", NOT_STARTED: "2", BLOCKED: "33", MISSING: "35", OUTDATED: "36"}
+MESSAGE_LINES = 4  # of each failing case's message, with -v
 
 
 def _unicode() -> bool:
     try:
-        "✔✘·⧗█░".encode(sys.stdout.encoding or "ascii")
+        "✔✘·⧗↻█░".encode(sys.stdout.encoding or "ascii")
         return True
     except (UnicodeEncodeError, LookupError):
         return False
@@ -37,12 +39,25 @@ class Style:
         return "[" + self.paint(full * filled, "32") + empty * (width - filled) + "]"
 
 
+def shown_status(result: ExerciseResult) -> str:
+    """The status the table shows: OUTDATED while an exercise it builds on changed since its check."""
+    return OUTDATED if result.outdated_by else result.status
+
+
+def cases(n: int) -> str:
+    return f"{n} case" + ("" if n == 1 else "s")
+
+
 def status_text(result: ExerciseResult) -> str:
     status = result.status
+    if result.outdated_by:
+        return f"{OUTDATED}: {', '.join(result.outdated_by)} changed; checking again"
     if status == BLOCKED:
         return f"blocked (needs {', '.join(result.blocked_by)})"
-    if status in (PASSED, FAILING):
-        return f"{status} {result.passed}/{len(result.graded)}"
+    if status == PASSED:
+        return f"passed ({cases(len(result.graded))})"
+    if status == FAILING:
+        return f"failing: {result.passed} of {cases(len(result.graded))} pass"
     return status
 
 
@@ -51,8 +66,9 @@ def table(results: list[ExerciseResult], style: Style) -> list[str]:
     for result in results:
         exercise = result.exercise
         title = exercise.title + (" (bonus)" if exercise.bonus else "")
-        lines.append(f"  {style.mark(result.status)} {exercise.id}  {title:<56} "
-                     f"{style.paint(status_text(result), COLOURS[result.status])}")
+        status = shown_status(result)
+        lines.append(f"  {style.mark(status)} {exercise.id}  {title:<56} "
+                     f"{style.paint(status_text(result), COLOURS[status])}")
     return lines
 
 
@@ -62,10 +78,15 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
     lines = []
     if verbose:
         lines.append(f"{exercise.id}: every case")
+        previous = None
         for v in result.verdicts:
             name = v["test"] + (f"[{v['case']}]" if v["case"] else "")
             lines.append(f"  {style.mark(_case_status(v))} {name}"
                          + (f"  ({v['status'].replace('_', ' ')})" if v["status"] != "passed" else ""))
+            message = _first_lines(v.get("message", "")) if v["status"] not in ("passed", "skipped") else []
+            if message != previous:  # the same words under the next case too are said once
+                lines += ["      " + line for line in message]
+            previous = message or previous
         lines.append("")
     problem = result.first_problem()
     if problem is None:
@@ -91,6 +112,14 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
     return lines
 
 
+def _first_lines(message: str, n: int = MESSAGE_LINES) -> list[str]:
+    """The first lines of a case's message, without the "case: ..." line the case name repeats."""
+    lines = [line for line in message.splitlines() if line.strip()]
+    if lines and lines[0].startswith("case: "):
+        lines = lines[1:]
+    return lines[:n] + (["..."] if len(lines) > n else [])
+
+
 def _case_status(verdict: dict) -> str:
     return {"passed": PASSED, "not_started": NOT_STARTED, "skipped": MISSING}.get(verdict["status"], FAILING)
 
@@ -103,27 +132,61 @@ def _blocker(result: ExerciseResult, results: list[ExerciseResult]) -> catalog.E
 
 
 def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
-           style: Style | None = None) -> str:
+           style: Style | None = None, named: bool = False) -> str:
+    """The progress table, the first problem explained and the next step.
+
+    `named`: the exercises were named on the command line, so a bonus exercise counts even when it
+    is not started (gpt2lab.check.counts)."""
     style = style or Style()
     lines = [header, "", *table(results, style)]
-    done = sum(r.status == PASSED for r in results)
+    done = sum(r.status == PASSED and not r.outdated_by for r in results)
     if len(results) > 1:
         lines += ["", f"  progress {style.bar(done, len(results))} {done}/{len(results)} passed"]
-    todo = next((r for r in results if r.status not in (PASSED, MISSING)), None)  # one the learner can do
+    # the one the learner can do next; never one whose result is out of date
+    todo = next((r for r in results if r.status not in (PASSED, MISSING) and counts(r, named)), None)
+    outdated = [r for r in results if r.outdated_by]
+    if outdated and (todo is None or results.index(outdated[0]) <= results.index(todo)):
+        return "\n".join([*lines, "", _checking_again(outdated)])
     shown = results if verbose else [todo] if todo else []
     for result in shown:
         detail = explain(result, style, verbose=verbose)
         if detail:
             lines += ["", *detail]
     lines.append("")
-    untested = [r.exercise.id for r in results if r.status == MISSING]
-    if todo is None and untested:
-        lines.append(f"Everything with tests passes; no hidden suite found for {', '.join(untested)}.")
-    elif todo is None:
-        lines.append("All done. Try `nox -s demo` to see your GPT-2 write." if len(results) > 1
-                     else f"{results[0].exercise.id} passes. Run `nox -s check` for the whole course.")
-    else:
+    if todo is not None:
         target = _blocker(todo, results) if todo.status == BLOCKED or todo.waiting_on else todo.exercise
-        lines.append(f"Next: {target.id} — {target.path}. Details: "
-                     f"`nox -s check -- {target.id} -v`; a hint: `nox -s hint -- {target.id}`.")
-    return "\n".join(lines)
+        hint = f"hint: `nox -s hint -- {target.id}`."
+        details = f"A {hint}" if verbose else f"Details: `nox -s check -- {target.id} -v`; a {hint}"
+        lines.append(f"Next: {target.id} — {target.path}. {details}")
+        return "\n".join(lines)
+    return "\n".join(lines + _finished(results))
+
+
+def _checking_again(outdated: list[ExerciseResult]) -> str:
+    ids = ", ".join(r.exercise.id for r in outdated)
+    changed = sorted({e for r in outdated for e in r.outdated_by})
+    return (f"{ids} {'is' if len(outdated) == 1 else 'are'} out of date ({', '.join(changed)} changed since "
+            "they were checked): the next step comes once they are checked again.")
+
+
+def _finished(results: list[ExerciseResult]) -> list[str]:
+    """Nothing that counts is left to do: say so, and what comes next."""
+    untested = [r.exercise.id for r in results if r.status == MISSING]
+    if untested:
+        return [f"Everything with tests passes; no hidden suite found for {', '.join(untested)}."]
+    if len(results) == 1:
+        return [f"{results[0].exercise.id} passes. Run `nox -s check` for the whole course."]
+    core = [r for r in results if not r.exercise.bonus]
+    bonus = [r for r in results if r.exercise.bonus and r.status != PASSED]
+    if not bonus:
+        return ["All done: every exercise passes. Try `nox -s demo` to see your GPT-2 write, and "
+                "`nox -s train` to train one."]
+    first, last = (core[0].exercise.id, core[-1].exercise.id) if core else ("", "")
+    lines = [f"The core course passes ({first} to {last}): your GPT-2 is complete." if core
+             else "Every exercise started passes.", "What next:",
+             "  nox -s demo     your GPT-2 writes, with OpenAI's pretrained weights",
+             "  nox -s train    train your GPT-2 on Shakespeare and watch the loss fall"
+             + (" (after bonus e10, your training step)" if any(r.exercise.id == "e10" for r in bonus) else ""),
+             "  the bonus katas, in any order:"]
+    lines += [f"    {r.exercise.id}  {r.exercise.title}: nox -s check -- {r.exercise.id}" for r in bonus]
+    return lines

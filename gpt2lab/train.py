@@ -1,15 +1,17 @@
-"""`nox -s train -- FILE`: train your GPT-2 on any text file and watch the loss fall.
+"""`nox -s train`: train your GPT-2 on Shakespeare (or any text file) and watch the loss fall.
 
 Everything that learns is yours: the model is your GPT2 (e06), each step is your train_step with
 your lm_loss, param_groups and lr_at (e10), and the sample at the end is written by your generate
-(e07). `--impl solutions` runs the reference instead. By default a tiny GPT-2 (4 layers, 128 wide)
-reads the file character by character, as nanoGPT's shakespeare_char does, so a few minutes on a
-CPU take the loss from about ln(vocabulary) to text that looks like the file; `--tokenizer gpt2`
-uses GPT-2's BPE instead, and `--pretrained DIR` fine-tunes a GPT-2 checkpoint.
+(e07). Without a file it reads the corpus shipped with the kata, gpt2lab/data/tinyshakespeare.txt
+(1.1 MB of Shakespeare's plays, public domain, as collected for Karpathy's char-rnn). By default a
+tiny GPT-2 (4 layers, 128 wide) reads it character by character, as nanoGPT's shakespeare_char
+does, so a few minutes on a CPU take the loss from about ln(vocabulary) to text that looks like
+the file; `--tokenizer gpt2` uses GPT-2's BPE instead, and `--pretrained DIR` fine-tunes a GPT-2
+checkpoint. The sample and a picture of the loss curve are saved in .gpt2lab/train/.
 
-    nox -s train -- ../shared/data/tinyshakespeare/input.txt
-    nox -s train -- notes.txt --impl solutions --minutes 1
-    nox -s train -- notes.txt --steps 200 --n-layer 2 --n-embd 64
+    nox -s train
+    nox -s train -- notes.txt --minutes 1
+    nox -s train -- --steps 200 --n-layer 2 --n-embd 64
 """
 
 from __future__ import annotations
@@ -23,12 +25,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 MODULES = {"model": "e06_gpt2", "generate": "e07_generate", "train": "e10_train_step"}
+CORPUS = Path(__file__).resolve().parent / "data" / "tinyshakespeare.txt"
+OUT = Path(".gpt2lab") / "train"  # under --root: the sample and the loss curve
 
 
 def add_arguments(p: argparse.ArgumentParser, root: Path) -> None:
-    p.add_argument("file", help="a UTF-8 text file to learn from (any path)")
-    p.add_argument("--impl", default="exercises", help="whose code trains: exercises (yours) or solutions")
+    p.add_argument("file", nargs="?", default=str(CORPUS),
+                   help="a UTF-8 text file to learn from (default: Shakespeare, shipped with the kata)")
+    p.add_argument("--impl", default="exercises", help="the package whose code trains (default: exercises, yours)")
     p.add_argument("--root", default=str(root), help="directory that contains the package")
+    p.add_argument("--out", help=f"where to save the sample and the loss curve (default: ROOT/{OUT.as_posix()})")
     p.add_argument("--minutes", type=float, default=3.0, help="time budget when --steps is not given (default 3)")
     p.add_argument("--steps", type=int, help="exactly this many steps (the schedule ends there)")
     p.add_argument("--tokenizer", choices=("char", "gpt2"), default="char",
@@ -58,6 +64,7 @@ class Report:
     val_before: float = math.nan  # held-out loss before the first step
     val_after: float = math.nan  # and after the last
     sample: str = ""
+    saved: list[Path] = field(default_factory=list)  # the sample and the loss curve
 
 
 class CharTokenizer:
@@ -93,7 +100,11 @@ def run(args: argparse.Namespace, out=print) -> Report:
     auto = "cuda" if torch.cuda.is_available() else "cpu"
     device = torch.device(auto if args.device == "auto" else args.device)
     torch.manual_seed(args.seed)
-    text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+    try:
+        text = Path(args.file).read_text(encoding="utf-8", errors="replace")
+    except OSError as error:  # not there, a folder, no permission
+        raise SystemExit(f"gpt2lab train: cannot read {args.file}: {error.strerror or error}. Give a text "
+                         "file, or nothing to train on Shakespeare.") from None
     tokenizer, vocab_size = make_tokenizer(args, text)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     split = int(0.9 * len(data))  # the last 10% is held out: the model never trains on it
@@ -104,7 +115,7 @@ def run(args: argparse.Namespace, out=print) -> Report:
     block = min(args.block_size, len(data) - split - 1, model.config.n_positions)
     out(f"{args.file}: {len(data):,} tokens ({'gpt2' if args.pretrained else args.tokenizer}, vocabulary "
         f"{vocab_size:,}); 90% to train on, 10% held out")
-    out(f"{args.impl}/: GPT2 with {model.config.n_layer} layers, {model.config.n_head} heads, n_embd "
+    out(f"{args.impl}/: GPT2 with {plural(model.config.n_layer, 'layer')}, {plural(model.config.n_head, 'head')}, n_embd "
         f"{model.config.n_embd}, context {block}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M "
         f"parameters, on {device}")
     batches = Batches(data[:split], data[split:], block, args.batch_size, args.seed, device)
@@ -114,7 +125,28 @@ def run(args: argparse.Namespace, out=print) -> Report:
     finally:
         torch.set_flush_denormal(False)  # torch's default, for whatever runs next in this process
     report.sample = write_sample(args, model, e07, tokenizer, text, block, device, out)
+    report.saved = save(args, report, out)
     return report
+
+
+def save(args: argparse.Namespace, report: Report, out) -> list[Path]:
+    """The sample as text and the loss curve as a PNG, side by side in --out."""
+    from gpt2lab.plot import loss_curve
+
+    folder = Path(args.out) if args.out else Path(args.root) / OUT
+    folder.mkdir(parents=True, exist_ok=True)
+    sample = folder / "sample.txt"
+    sample.write_text(report.sample, encoding="utf-8")
+    curve = loss_curve(report.losses, [(0, report.val_before), (report.steps, report.val_after)],
+                       folder / "loss.png")
+    out(f"\nSaved the sample in {sample} and the loss curve in {curve} (blue: training loss; orange: "
+        "held-out loss, before and after).")
+    return [sample, curve]
+
+
+def plural(count: float, noun: str) -> str:
+    """"1 minute", "3 minutes", "0.5 minutes"."""
+    return f"{count:g} {noun}" + ("" if count == 1 else "s")
 
 
 def make_tokenizer(args: argparse.Namespace, text: str):
@@ -204,7 +236,7 @@ def train_loop(args: argparse.Namespace, model, e10, batches: Batches, out) -> R
         step, elapsed = report.steps, time.perf_counter() - started
         if args.steps is None and step == 5:
             max_steps = max(warmup + 1, int(args.minutes * 60 / (elapsed / step)))
-            out(f"about {max_steps} steps fit in {args.minutes:g} minutes ({1000 * elapsed / step:.0f} ms a step)")
+            out(f"about {max_steps} steps fit in {plural(args.minutes, 'minute')} ({1000 * elapsed / step:.0f} ms a step)")
         if step % args.log_every == 0 or step == max_steps:
             recent = report.losses[-args.log_every:]
             out(f"step {step:5d}/{max_steps} | loss {sum(recent) / len(recent):.3f} | lr {lr:.2e} | "
@@ -234,13 +266,13 @@ def main(args: argparse.Namespace) -> int:
     try:
         run(args)
     except NotImplementedError as error:
-        reference = (Path(args.root) / "solutions").is_dir()
+        reference = (Path(args.root) / "solutions").is_dir() and args.impl != "solutions"  # the teacher's copy
         print(f"gpt2lab train: {error}.\nTraining runs your GPT2 (e06), your generate (e07) and your lm_loss, "
               "param_groups, lr_at and train_step (e10): write them first (nox -s check -- e10)"
-              + (", or watch the reference train: nox -s train -- FILE --impl solutions" if reference else "."),
+              + (", or watch the reference train: nox -s train -- --impl solutions" if reference else "."),
               file=sys.stderr)
         return 2
-    except FileNotFoundError as error:
-        print(f"gpt2lab train: {error}", file=sys.stderr)
+    except SystemExit as stop:  # what the learner must change, already said in words
+        print(stop, file=sys.stderr)
         return 2
     return 0

@@ -8,6 +8,7 @@ Expected values are never printed: only sizes of errors and positions.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
@@ -105,12 +106,27 @@ def expect_tensor(got: object, expected: torch.Tensor, *, case: str, what: str,
     return got
 
 
+def differ(what: str) -> str:
+    """'{what} differs' or '{what} differ': "the logits differ", "LayerNorm.forward differs".
+
+    The head of the phrase is what comes before " of ", " for ", " with " or "(": a plain
+    lowercase word ending in s (not ss, not 's) is a plural noun; a code name (split_heads,
+    GPT2.forward) is one thing."""
+    head = re.split(r" of | for | with |\(", what, maxsplit=1)[0].strip()
+    last = head.split()[-1] if head.split() else ""
+    plural = (re.fullmatch(r"[a-z]+", last) is not None and last.endswith("s")
+              and not last.endswith("ss"))
+    return f"{what} {'differ' if plural else 'differs'}"
+
+
 def expect_close(got: object, expected: torch.Tensor, *, case: str, what: str,
                  atol: float, rtol: float, mistakes: Iterable[Mistake] = (),
                  shape_hints: Mapping[tuple[int, ...], str] | None = None) -> None:
     """Fail with an explanation unless |got - expected| <= atol + rtol * |expected| everywhere."""
     got = expect_tensor(got, expected, case=case, what=what, shape_hints=shape_hints)
     got, expected = got.detach(), expected.detach()
+    if not (expected.is_floating_point() or expected.is_complex()):
+        return _expect_same_values(got, expected, case=case, what=what, mistakes=mistakes)
     if not torch.isfinite(got).all() and torch.isfinite(expected).all():
         bad = torch.nonzero(~torch.isfinite(got))[0].tolist()
         fail(case, f"{what} contains NaN or inf (first at index {tuple(bad)})",
@@ -120,15 +136,47 @@ def expect_close(got: object, expected: torch.Tensor, *, case: str, what: str,
         return
     lines = [f"largest error {largest:.2e} at index {where} "
              f"(allowed: {atol:.0e} + {rtol:.0e}·|expected|)",
-             f"{count} of {expected.numel()} values are off ({100 * count / expected.numel():.1f}%)"]
+             f"{count} of {expected.numel()} values are off ({_percent(count, expected.numel())})"]
+    _name_the_mistake(got, expected, case, what, lines, mistakes, atol, rtol)
+    fail(case, f"{differ(what)} from GPT-2's", *lines)
+
+
+def _percent(count: int, total: int) -> str:
+    share = 100 * count / total
+    return f"{share:.1f}%" if share >= 0.1 else "under 0.1%"
+
+
+def _name_the_mistake(got, expected, case, what, lines, mistakes, atol: float, rtol: float) -> None:
+    """Fail naming a classic mistake when `got` matches what that mistake computes on this case."""
     for mistake in mistakes:
         if mistake.output.shape != got.shape or _max_error(mistake.output, expected, atol, rtol)[2] == 0:
             continue  # this mistake makes no difference on this case
         if _max_error(got, mistake.output, 10 * atol, 10 * rtol)[2] == 0:
-            fail(case, f"{what} differs from GPT-2's", *lines,
+            fail(case, f"{differ(what)} from GPT-2's", *lines,
                  f"this looks like a classic mistake: {mistake.name}", f"hint: {mistake.hint}",
                  diagnosis=mistake.name)
-    fail(case, f"{what} differs from GPT-2's", *lines)
+
+
+SHOWN = 3  # differing positions listed for integer tensors
+
+
+def _expect_same_values(got: torch.Tensor, expected: torch.Tensor, *, case: str, what: str,
+                        mistakes: Iterable[Mistake]) -> None:
+    """Token ids, masks, counts: exact, and a difference is told as positions and values, not errors."""
+    wrong = got != expected
+    count = int(wrong.sum())
+    if count == 0:
+        return
+    ids = expected.dtype != torch.bool  # the kata's integer tensors are token ids; bool ones, masks
+    places = [tuple(i) for i in torch.nonzero(wrong)[:SHOWN].tolist()]
+    at = "; ".join(f"at {_shape(i)} yours is {got[i].item()}, GPT-2's {expected[i].item()}" for i in places)
+    lines = [f"{count} of {expected.numel()} {'ids' if ids else 'entries'} differ "
+             f"({_percent(count, expected.numel())}): {at}" + ("; ..." if count > SHOWN else "")]
+    if ids and wrong.dim() >= 2 and wrong.shape[-1] > 1:
+        first = int(torch.nonzero(wrong.reshape(-1, wrong.shape[-1]).any(0))[0])
+        lines.append(f"along the sequence, the first position where they differ is {first}")
+    _name_the_mistake(got, expected, case, what, lines, mistakes, 0.0, 0.0)
+    fail(case, f"{differ(what)} from GPT-2's", *lines)
 
 
 def expect_equal(got: object, expected: torch.Tensor, *, case: str, what: str,

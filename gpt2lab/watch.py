@@ -8,8 +8,9 @@ a fraction of a second after the save instead of the ~4 s a cold `nox -s check` 
 What is checked after a save, in two steps: first the exercise whose file was saved and the
 current exercise (the first one not passing), whose verdict is shown at once; then the exercises
 built on the saved one that had been started (saving e01 when e02-e10 are done takes ~2 s to
-check them all again), and the table is shown again. When the current exercise passes, the next
-one is checked at once, like rustlings.
+check them all again), and the table is shown again. Until they are checked again, their earlier
+results are shown as "out of date", never as a current verdict: they were computed against the
+older file. When the current exercise passes, the next one is checked at once, like rustlings.
 """
 
 from __future__ import annotations
@@ -67,9 +68,11 @@ class Watcher:
                  root: Path = check.ROOT, suites: Path = check.ROOT / "tests" / "katas",
                  device: str = "auto", seed: int = 0, interval: float = 0.1,
                  out: TextIO = sys.stdout, clear: bool | None = None,
-                 clock: Callable[[], float] = time.monotonic):
+                 clock: Callable[[], float] = time.monotonic, time_limit: float | None = None,
+                 named: bool = False):
         self.course, self.impl, self.root, self.suites = course, impl, root, suites
         self.device, self.seed, self.interval, self.out = device, seed, interval, out
+        self.time_limit, self.named = time_limit, named  # named: the course was named on the command line
         self.folder = root / impl
         self.clear = out.isatty() if clear is None else clear
         self.clock = clock
@@ -79,34 +82,56 @@ class Watcher:
     # -- checking ---------------------------------------------------------------------------
 
     def current(self) -> catalog.Exercise | None:
-        """The first exercise of the course that does not pass (by what is known)."""
+        """The first exercise of the course that does not pass, or whose result is out of date."""
         for exercise in self.course:
             result = self.results.get(exercise.id)
-            if result is None or result.status not in (check.PASSED, check.MISSING):
+            if result is None or result.outdated_by or result.status not in (check.PASSED, check.MISSING):
                 return exercise
         return None
 
     def check(self, ids: set[str]) -> None:
         exercises = [e for e in self.course if e.id in ids]
         results = check.run(exercises, impl=self.impl, impl_root=self.root, suites=self.suites,
-                            device=self.device, seed=self.seed)
+                            device=self.device, seed=self.seed, time_limit=self.time_limit)
         builtin_rules.mark(results, self.root, self.impl)  # the teacher's rules on built-ins
         for result in results:
-            self.results[result.exercise.id] = result
+            self.results[result.exercise.id] = result  # a new result: not out of date
         self.runs += 1
         # blocked-by follows the latest status of everything known, not only what was just checked
         check.link_blocked([self.results[e.id] for e in self.course if e.id in self.results])
 
-    def after_save(self, changed: list[Path]) -> tuple[set[str], set[str]]:
+    def imported(self) -> set[str]:
+        """The learner's modules imported so far, by file name ("__init__" for the package)."""
+        prefix = self.impl + "."
+        return {"__init__"} | {name[len(prefix):] for name in sys.modules if name.startswith(prefix)}
+
+    def after_save(self, changed: list[Path], imported: set[str] | None = None) -> tuple[set[str], set[str]]:
         """Which exercises to check after these files were saved: first (the verdict the learner
-        waits for) the saved exercises and the current one; then the started ones built on them."""
+        waits for) the saved exercises and the current one; then those built on them whose result
+        depends on them: started, or not started only because a saved one was not written.
+
+        `imported`: the learner's modules imported before the save (default: now)."""
         modules = {path.stem for path in changed}
         saved = {e.id for e in self.course if e.module in modules}
-        started = {i for i in dependents(saved, self.course)
-                   if i in self.results and self.results[i].status != check.NOT_STARTED}
+        helpers = modules - {e.module for e in catalog.EXERCISES}
+        if helpers & (self.imported() if imported is None else imported):
+            # a file that is no exercise but was imported (a helper, __init__.py): any may use it
+            built_on = {e.id for e in self.course} - saved
+        else:
+            built_on = dependents(saved, self.course)
+        started = {i for i in built_on if i in self.results and
+                   (self.results[i].status != check.NOT_STARTED or self.results[i].waiting_on)}
         current = self.current()
         first = saved | ({current.id} if current else set())
         return first, started - first
+
+    def mark_outdated(self, ids: set[str], changed: list[Path]) -> None:
+        """Until they are checked again, the results of `ids` are shown as out of date."""
+        modules = {path.stem for path in changed}
+        names = tuple(e.id for e in self.course if e.module in modules) or tuple(sorted(p.name for p in changed))
+        for exercise_id in ids:
+            if exercise_id in self.results:
+                self.results[exercise_id].outdated_by = names
 
     def check_and_advance(self, ids: set[str], *, skip: set[str] = frozenset()) -> set[str]:
         """Check `ids`; while the current exercise then passes, check the next one too, unless it
@@ -128,7 +153,7 @@ class Watcher:
         results = [self.results[e.id] for e in self.course if e.id in self.results]
         header = (f"GPT-2 kata — watching {self.root.name}/{self.impl}/ on {device} — run {self.runs}"
                   f"{' — ' + note if note else ''}")
-        text = render(results, header=header, style=Style(colour=self.clear))
+        text = render(results, header=header, style=Style(colour=self.clear), named=self.named)
         if self.clear:
             self.out.write("\033[2J\033[H")
         last = next_step or f"Watching {self.impl}/: save a file to check again (Ctrl-C stops)."
@@ -163,12 +188,15 @@ class Watcher:
                 break
             files, changed = saved
             self.on_save(changed, max((files[p][0] for p in changed if p in files), default=None))
-        return 0 if self.current() is None else 1
+        results = [self.results[e.id] for e in self.course if e.id in self.results]
+        return 0 if check.course_passes(results, self.named) else 1
 
     def on_save(self, changed: list[Path], saved_ns: int | None) -> None:
         """Check again after a save (saved_ns: its mtime; None when files were only deleted)."""
+        imported = self.imported()
         forget(self.impl, changed)
-        first, then = self.after_save(changed)
+        first, then = self.after_save(changed, imported)
+        self.mark_outdated(then, changed)  # shown as out of date until step two checks them
         names = ", ".join(p.name for p in changed)
         if not first:
             self.show(f"{names} saved; nothing to check")
@@ -187,13 +215,14 @@ class Watcher:
 
 
 def main(course: list[catalog.Exercise], *, impl: str, root: Path, suites: Path, device: str,
-         seed: int, once: bool, max_runs: int | None, timeout: float | None, interval: float) -> int:
+         seed: int, once: bool, max_runs: int | None, timeout: float | None, interval: float,
+         time_limit: float | None = None, named: bool = False) -> int:
     if not (root / impl).is_dir():
         print(f"gpt2lab: there is no {impl}/ folder in {root}; run from the repository root or pass --root",
               file=sys.stderr)
         return 2
     watcher = Watcher(course, impl=impl, root=root, suites=suites, device=device, seed=seed,
-                      interval=interval)
+                      interval=interval, time_limit=time_limit, named=named)
     try:
         return watcher.run(max_runs=1 if once else max_runs, timeout=timeout)
     except KeyboardInterrupt:

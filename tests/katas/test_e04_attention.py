@@ -53,8 +53,8 @@ def mistakes(x, attn, n_head):
                 "that each row of weights still sums to one", variant(mask_after=True)),
         Mistake("scores divided by hs instead of sqrt(hs)", "scale by 1 / sqrt(head size)", variant(scale="d")),
         Mistake("scores not scaled", "divide q @ k^T by sqrt(head size)", variant(scale="none")),
-        Mistake("scores divided by sqrt(C) instead of sqrt(hs)", "scale by the size of one head, "
-                "C // n_head, not the whole embedding", variant(scale="C")),
+        Mistake("scores divided by sqrt(C) instead of sqrt(hs)", "scale by 1 / sqrt(head size), "
+                "head size = C // n_head, not by 1 / sqrt(C)", variant(scale="C")),
         Mistake("softmax over the wrong axis", "the softmax runs over the keys: dim=-1", variant(softmax_dim=-2)),
         Mistake("heads split with reshape instead of transpose", "split_heads must view as (B, T, nh, hs) "
                 "and then transpose; check e03", variant(split="reshape")),

@@ -1,10 +1,26 @@
-"""Helpers for the repository's own tests: build variant packages of the solutions and grade them."""
+"""Helpers for the repository's own tests: build variant packages of the solutions and grade them,
+and reach the stubs as the kata ships them.
+
+The stubs. A learner writes their code in exercises/ of this very repository, so the repository's
+tests never read the working tree's exercises/: they read it as committed at HEAD (`git archive`),
+extracted once per test process (`stubs_root`). Set GPT2LAB_STUBS to another git revision when
+HEAD holds your own work (`GPT2LAB_STUBS=origin/main nox -s tests`). Without git (a copy
+downloaded as an archive) the stubs cannot be told apart from a learner's work: the tests that
+need them are skipped, with that reason, and every other test runs.
+"""
 
 from __future__ import annotations
 
+import atexit
+import io
 import itertools
+import os
 import shutil
+import subprocess
+import tarfile
+import tempfile
 import uuid
+from functools import cache
 from pathlib import Path
 
 import pytest
@@ -13,6 +29,66 @@ from gpt2lab import catalog, check
 
 ROOT = check.ROOT
 _counter = itertools.count()
+GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "-c", "init.defaultBranch=main",
+       "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
+
+
+def stubs_revision() -> str:
+    return os.environ.get("GPT2LAB_STUBS") or "HEAD"
+
+
+def extract_stubs(target: Path, root: Path = ROOT, revision: str | None = None) -> Path | None:
+    """Write exercises/ as committed at `revision` of `root` into target/exercises and return target;
+    None when there is no git, no repository or no such revision."""
+    revision = revision or stubs_revision()
+    try:
+        archive = subprocess.run(["git", "archive", "--format=tar", revision, "exercises"], cwd=root,
+                                 capture_output=True, check=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
+        tar.extractall(target, **safe)
+    return target if (target / "exercises" / "__init__.py").is_file() else None
+
+
+@cache
+def _stubs_root() -> Path | None:
+    folder = Path(tempfile.mkdtemp(prefix="gpt2lab-stubs-"))
+    atexit.register(shutil.rmtree, folder, True)
+    return extract_stubs(folder)
+
+
+def stubs_root() -> Path:
+    """A directory holding only exercises/, the stubs as the kata ships them (see the docstring above)."""
+    root = _stubs_root()
+    if root is None:
+        pytest.skip(f"no git history here (or no revision {stubs_revision()!r}): the stubs cannot be told "
+                    "apart from your own work in exercises/")
+    return root
+
+
+def repository_files(root: Path = ROOT) -> list[str]:
+    """What git knows of `root`: tracked and new files, .gitignore respected."""
+    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=root,
+                            capture_output=True, text=True, check=True).stdout.split("\0")
+    return [name for name in listed if name and (root / name).is_file()]
+
+
+def copy_repository(target: Path, *, commit: bool = True) -> Path:
+    """A git repository holding this working tree as it is now (tracked and new, not ignored, files),
+    except exercises/, which holds the stubs as shipped: the teacher's repository before any learner
+    touched it. With commit, everything is committed once; else the files are only untracked."""
+    stubs = stubs_root()
+    target.mkdir(parents=True)
+    for name in repository_files():
+        if not name.startswith("exercises/"):
+            (target / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, target / name)
+    shutil.copytree(stubs / "exercises", target / "exercises")
+    for command in (["init", "-q"], *([["add", "-A"], ["commit", "-q", "-m", "snapshot"]] if commit else [])):
+        subprocess.run([*GIT, *command], cwd=target, check=True, capture_output=True)
+    return target
 
 
 def make_package(tmp_path: Path, source: Path, edits: dict[str, list[tuple[str, str]]] | None = None) -> str:

@@ -2,7 +2,8 @@
 
 CI has no Jupyter: tests/project/nbrun.py executes the code cells in order, turning `!cmd` into a
 shell command and `%cd` into chdir. The notebook clones GPT2LAB_REPO, which here is a git
-repository made from this working tree (so uncommitted changes are what gets tested).
+repository made from this working tree (so uncommitted changes are what gets tested), with the
+stubs as shipped in exercises/.
 """
 
 import json
@@ -16,6 +17,7 @@ from pathlib import Path
 from gpt2lab import publish
 from gpt2lab.check import ROOT
 from tests.project import nbrun
+from tests.project.conftest import copy_repository
 
 NOTEBOOK = ROOT / "notebooks" / "colab.ipynb"
 BADGE = "[![Open In Colab](https://colab.research.google.com/assets/colab-badge.svg)]"
@@ -65,25 +67,9 @@ def test_translate_keeps_python_and_indentation():
     assert nbrun.expand("echo {a + 1} {b}", {"a": 1, "b": "z"}) == "echo 2 z"
 
 
-def snapshot_repository(target: Path) -> Path:
-    """A git repository holding this working tree as it is now (tracked and new, not ignored, files)."""
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT,
-                            capture_output=True, text=True, check=True).stdout.split("\0")
-    target.mkdir()
-    for name in filter(None, listed):
-        source = ROOT / name
-        if source.is_file():
-            (target / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, target / name)
-    git = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "-c", "init.defaultBranch=main"]
-    for command in (["init", "-q"], ["add", "-A"], ["commit", "-q", "-m", "snapshot"]):
-        subprocess.run([*git, *command], cwd=target, check=True, capture_output=True)
-    return target
-
-
 def test_notebook_runs_from_top_to_bottom(tmp_path):
     """The notebook, run like a learner on a fresh machine (minus the GPU and the network)."""
-    repository = snapshot_repository(tmp_path / "published")
+    repository = copy_repository(tmp_path / "published")  # this working tree, with the stubs as shipped
     machine = tmp_path / "colab"
     machine.mkdir()
     done = run_notebook(NOTEBOOK, machine, GPT2LAB_REPO=str(repository), HF_HOME=str(machine / "hf"))

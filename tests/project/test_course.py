@@ -6,6 +6,7 @@ import sys
 
 from gpt2lab import catalog, check, reference
 from gpt2lab.check import NOT_STARTED, PASSED
+from tests.project.conftest import stubs_root
 
 ROOT = check.ROOT
 IDS = [exercise.id for exercise in catalog.EXERCISES]
@@ -28,7 +29,7 @@ def test_solutions_pass_every_suite(grade):
 
 
 def test_fresh_stubs_are_not_started(grade):
-    results = grade(IDS, source=ROOT / "exercises")
+    results = grade(IDS, source=stubs_root() / "exercises")
     assert {i: r.status for i, r in results.items()} == {i: NOT_STARTED for i in IDS}
 
 
@@ -40,8 +41,8 @@ def test_independent_implementation_passes(grade):
 
 
 def test_check_command_on_fresh_stubs_reports_without_traceback():
-    done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "--device", "cpu"], cwd=ROOT,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "--device", "cpu", "--root", stubs_root()],
+                          cwd=ROOT, capture_output=True, text=True, timeout=300)
     output = done.stdout + done.stderr
     assert done.returncode == 1, output
     assert "Traceback" not in output
@@ -53,7 +54,7 @@ def test_check_one_exercise_exit_code():
     ok = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03", "--impl", "solutions"],
                         cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert ok.returncode == 0, ok.stdout + ok.stderr
-    bad = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03"], cwd=ROOT,
+    bad = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e03", "--root", stubs_root()], cwd=ROOT,
                          capture_output=True, text=True, timeout=300)
     assert bad.returncode == 1 and "not started" in bad.stdout
 

@@ -5,7 +5,7 @@ import torch
 
 from gpt2lab import cli, hub, reference
 from gpt2lab.tokenizer import gpt2_tokenizer
-from tests.project.conftest import ROOT, make_package
+from tests.project.conftest import ROOT, make_package, stubs_root
 
 PROMPT = "Hello, I'm a language model,"
 
@@ -44,7 +44,7 @@ def test_sampling_is_reproducible(capsys, checkpoint):
 
 
 def test_unfinished_exercises_are_named_without_traceback(capsys, tmp_path, checkpoint):
-    stubs = make_package(tmp_path, ROOT / "exercises")
+    stubs = make_package(tmp_path, stubs_root() / "exercises")
     code, out, err = run(capsys, "--impl", stubs, "--root", tmp_path, "--checkpoint", checkpoint)
     assert code == 1 and out == ""
     assert "not finished" in err and "nox -s check" in err

@@ -72,6 +72,36 @@ def test_a_broken_reference_is_not_ready():
     assert not ok and "reference     BROKEN (offline, HF_HUB_OFFLINE=1): OSError: cannot load the tokenizer" in out
 
 
+def test_whether_gpt2s_weights_are_cached_is_said_with_the_download_size():
+    out, ok = text(facts(weights="/home/ana/.cache/huggingface/hub"))
+    assert ok and "GPT-2 weights in the Hugging Face cache (/home/ana/.cache/huggingface/hub): " \
+        "`nox -s demo` runs offline" in out
+    out, ok = text(facts(weights=""))
+    assert ok and "GPT-2 weights not downloaded yet: `nox -s demo` downloads OpenAI's GPT-2 (124M) once, 548 MB" in out
+
+
+def test_the_cache_is_read_where_hugging_face_keeps_it(tmp_path):
+    from gpt2lab import hub
+
+    snapshot = tmp_path / "hf" / "hub" / "models--gpt2" / "snapshots" / "abc123"
+    snapshot.mkdir(parents=True)
+    with hub.offline(tmp_path / "hf"):
+        assert env.weights_cache() == ""
+        (snapshot.parent.parent / "refs").mkdir()
+        (snapshot.parent.parent / "refs" / "main").write_text("abc123")
+        for name in ("config.json", "model.safetensors"):
+            (snapshot / name).write_text("{}")
+        assert env.weights_cache() == str(tmp_path / "hf" / "hub")
+
+
+def test_the_versions_are_printed_before_torch_is_looked_at(monkeypatch, capsys):
+    seen = []
+    monkeypatch.setattr(env, "gather_torch", lambda facts: seen.append(capsys.readouterr().out))
+    monkeypatch.setattr(env, "gather_reference", lambda facts: None)
+    env.main()
+    assert seen and seen[0].startswith("GPT-2 kata — your environment") and "  torch " in seen[0]
+
+
 def test_this_machine():
     found = env.gather()
     assert not found.missing
@@ -90,6 +120,7 @@ def test_env_command_works_offline_without_any_cache(tmp_path):
     assert done.returncode == 0, done.stdout + done.stderr
     assert "works offline" in done.stdout and "[15496, 995]" in done.stdout
     assert "checks run on " + ("cuda" if torch.cuda.is_available() else "cpu") in done.stdout
+    assert "GPT-2 weights not downloaded yet" in done.stdout
     assert "Traceback" not in done.stderr
 
 

@@ -11,6 +11,7 @@ import pytest
 
 from gpt2lab import catalog, hints
 from gpt2lab.check import ROOT
+from tests.project.conftest import stubs_root
 
 EXERCISES = list(catalog.EXERCISES)
 IDS = [e.id for e in EXERCISES]
@@ -47,7 +48,7 @@ def code_lines(path) -> set[str]:
 def giveaways(exercise: catalog.Exercise) -> set[str]:
     """Solution lines (and right-hand sides) that a hint must never contain: not trivial, and not
     already shown by the stub (its code or its docstrings)."""
-    given = re.sub(r"\s+", "", (ROOT / exercise.path).read_text())
+    given = re.sub(r"\s+", "", (stubs_root() / exercise.path).read_text())  # the stub as shipped
     found = set()
     for line in code_lines(ROOT / "solutions" / f"{exercise.module}.py"):
         for piece in (line, re.sub(r"^(return|[\w.,()\[\]]+=(?!=))", "", line)):

@@ -14,6 +14,7 @@ from gpt2lab import catalog
 from gpt2lab.check import ROOT as ROOT_DIR
 from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult, link_blocked
 from gpt2lab.report import Style, render
+from tests.project.conftest import stubs_root
 
 PLAIN = Style(colour=False, unicode=True)
 ASCII = Style(colour=False, unicode=False)
@@ -51,7 +52,7 @@ def test_table_lists_every_exercise_in_course_order_with_its_status():
     text = render(results, header="HEADER", style=PLAIN)
     rows = [line for line in text.splitlines() if re.match(r"  \S e0\d  ", line)]
     assert [row.split()[1] for row in rows] == ["e01", "e02", "e03", "e04", "e05"]
-    assert "passed 2/2" in rows[0] and "failing 1/2" in rows[1]
+    assert "passed (2 cases)" in rows[0] and "failing: 1 of 2 cases pass" in rows[1]
     assert "blocked (needs e02)" in rows[2] and "not started" in rows[3] and "no tests" in rows[4]
     assert [row.split()[0] for row in rows] == ["✔", "✘", "⧗", "·", "?"]
     assert text.startswith("HEADER\n")
@@ -84,6 +85,56 @@ def test_verbose_lists_every_case_of_every_exercise():
     assert "test_forward[wide]  (failed)" in text and "test_forward[a]  (not started)" in text
 
 
+def test_verbose_shows_each_failing_cases_message_and_does_not_suggest_itself():
+    e2 = exercise(2)
+    long = "case: wide\n" + "\n".join(f"line {n}" for n in range(1, 9))
+    result = ExerciseResult(e2, [verdict(e2, "failed", "wide", message=long),
+                                 verdict(e2, "passed", "small"),
+                                 verdict(e2, "error", "odd", message="your code raised ValueError: no\n  here")])
+    text = render([result], header="H", verbose=True, style=PLAIN)
+    listing = text[text.index("e02: every case"):text.index("First problem")]
+    assert "  ✘ test_forward[wide]  (failed)\n      line 1\n      line 2\n      line 3\n      line 4\n      ...\n" \
+        in listing and "line 5" not in listing and "case: wide" not in listing
+    assert "  ✘ test_forward[odd]  (error)\n      your code raised ValueError: no\n        here" in listing
+    assert "-v" not in text.splitlines()[-1] and "nox -s hint -- e02" in text.splitlines()[-1]
+    assert "`nox -s check -- e02 -v`" in render([result], header="H", style=PLAIN).splitlines()[-1]
+
+
+def core_and_bonus(bonus_status: str = "not_started") -> list[ExerciseResult]:
+    """Two core exercises that pass, and two bonus exercises in the given state."""
+    done = [ExerciseResult(e, [verdict(e, "passed", "a")]) for e in (exercise(1), exercise(2))]
+    bonus = [catalog.Exercise(f"e{n}", f"e{n}_thing", f"Bonus {n}", f"Extra {n}", bonus=True) for n in (8, 10)]
+    return done + [ExerciseResult(e, [verdict(e, bonus_status, "a", message="x")]) for e in bonus]
+
+
+def test_the_core_course_done_is_said_with_what_comes_next():
+    from gpt2lab.check import course_passes
+
+    results = core_and_bonus()
+    assert course_passes(results) and not course_passes(results, named=True)
+    text = render(results, header="H", style=PLAIN)
+    assert "The core course passes (e01 to e02): your GPT-2 is complete." in text
+    assert "nox -s demo" in text and "nox -s train" in text and "(after bonus e10" in text
+    assert "e8  Bonus 8: nox -s check -- e8" in text and "Next:" not in text
+    named = render(results, header="H", style=PLAIN, named=True)  # `nox -s check -- e01 e02 e8 e10`
+    assert "Next: e8" in named
+    started = core_and_bonus("failed")  # a bonus exercise counts once it is started
+    assert not course_passes(started) and "Next: e8" in render(started, header="H", style=PLAIN)
+
+
+def test_a_result_older_than_what_it_builds_on_is_shown_out_of_date_never_as_the_next_step():
+    results = course()
+    results[1].outdated_by = ("e01",)  # e02 failed, but e01 changed since
+    text = render(results, header="H", style=PLAIN)
+    row = next(line for line in text.splitlines() if " e02 " in line)
+    assert row.split()[0] == "↻" and "out of date: e01 changed; checking again" in row
+    assert "failing" not in row and "Next:" not in text and "First problem" not in text
+    assert text.splitlines()[-1].startswith("e02 is out of date (e01 changed since they were checked)")
+    assert "1/5 passed" in text
+    results[0].outdated_by = ("e00",)  # a passed result out of date no longer counts as passed
+    assert "0/5 passed" in render(results, header="H", style=PLAIN)
+
+
 def test_not_started_blocked_and_done_explanations():
     results = course()
     e4 = render(results[3:4], header="H", style=PLAIN)
@@ -92,7 +143,7 @@ def test_not_started_blocked_and_done_explanations():
     assert "e03 builds on e02, which is not passing yet: fix e02 first." in e3
     done = render(results[:1], header="H", style=PLAIN)
     assert "e01 passes. Run `nox -s check` for the whole course." in done
-    assert "All done" in render([results[0], results[0]], header="H", style=PLAIN)
+    assert "All done: every exercise passes." in render([results[0], results[0]], header="H", style=PLAIN)
 
 
 def test_no_tests_is_never_the_next_exercise():
@@ -189,7 +240,7 @@ def test_missing_module_in_learner_file(grade):
 
 
 def test_stub_is_not_started(grade):
-    result = grade(["e01"], source=ROOT_DIR / "exercises")["e01"]
+    result = grade(["e01"], source=stubs_root() / "exercises")["e01"]
     assert result.status == NOT_STARTED and result.passed == 0
     assert all(v["status"] == "not_started" for v in result.graded)
     assert "e01 is not started: open exercises/e01_layer_norm.py" in render([result], header="H", style=PLAIN)

@@ -99,6 +99,41 @@ def test_exact_comparison_reports_any_difference():
         expect_equal(expected + 1e-3 * (expected == 5), expected, case="c", what="split_heads")
 
 
+def test_token_ids_are_told_as_positions_and_ids_not_as_errors():
+    expected = torch.tensor([[464, 3290, 318, 257, 922], [50256, 11, 13, 198, 262]])
+    got = expected.clone()
+    got[0, 3], got[1, 4] = 1049, 0
+    message = str(failure(expect_equal, got, expected, case="greedy", what="the generated tokens"))
+    assert "the generated tokens differ from GPT-2's" in message
+    assert "2 of 10 ids differ (20.0%): at (0, 3) yours is 1049, GPT-2's 257; at (1, 4) yours is 0, GPT-2's 262" \
+        in message
+    assert "along the sequence, the first position where they differ is 3" in message
+    assert "largest error" not in message and "e+" not in message
+
+
+def test_masks_are_told_as_entries():
+    expected = torch.zeros(2, 50257, dtype=torch.bool)
+    got = expected.clone()
+    got[0, 17] = got[1, 4] = True
+    message = str(failure(expect_equal, got, expected, case="c", what="which tokens top_k_filter keeps"))
+    assert "2 of 100514 entries differ (under 0.1%): at (0, 17) yours is True, GPT-2's False" in message
+    assert "0.0%" not in message and "largest error" not in message
+
+
+def test_the_verb_agrees_with_what_differs():
+    from gpt2lab.verdict import differ
+
+    assert differ("the logits") == "the logits differ"
+    assert differ("forward_cached's logits for tokens 3..5") == "forward_cached's logits for tokens 3..5 differ"
+    assert differ("the learning rates (one per step)") == "the learning rates (one per step) differ"
+    for one in ("LayerNorm.forward", "split_heads", "merge_heads(split_heads(x))", "lm_loss",
+                "the gradient of lm_loss with respect to the logits", "the attention of the new positions",
+                "block 3's output", "CausalSelfAttention with attn_dropout=0.3", "bpe"):
+        assert differ(one) == f"{one} differs"
+    message = str(failure(expect_close, torch.ones(3), torch.zeros(3), case="c", what="the logits", atol=0, rtol=0))
+    assert "the logits differ from GPT-2's" in message
+
+
 # -- classic mistakes ------------------------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from gpt2lab import catalog, check
 from gpt2lab.check import ROOT
 from gpt2lab.watch import Watcher, dependents, forget, snapshot
 from tests.project.conftest import make_package
+from tests.project.mutants import all_mutants
 
 SPLIT = "return x.transpose(1, 2)  # (B, nh, T, hs)"
 
@@ -177,11 +178,73 @@ def test_the_saved_exercise_is_answered_before_those_built_on_it(tmp_path):
     watcher.on_save([target], target.stat().st_mtime_ns)
     screens = out.getvalue().split("GPT-2 kata — watching")[1:]
     assert len(screens) == 2, out.getvalue()
-    assert re.search(r"✘ e01 .* failing", screens[0]) and re.search(r"✔ e05 .* passed", screens[0])
+    # e05's "passed" was computed with the old e01: out of date until it is checked again
+    assert re.search(r"✘ e01 .* failing", screens[0]) and re.search(r"↻ e05 .* out of date: e01 changed", screens[0])
     assert screens[0].rstrip().endswith("Checking e05 again, built on what you saved..."), screens[0]
     assert re.search(r"✘ e01 .* failing", screens[1]) and re.search(r"e05 .* blocked", screens[1]), screens[1]
     assert "e05 checked again in" in screens[1] and screens[1].rstrip().endswith("(Ctrl-C stops).")
     assert watcher.runs == 3  # the first check, then the two steps
+
+
+def rows(screen: str) -> dict[str, str]:
+    """Each exercise's row of the table, without its title: {"e05": "✔ passed (9 cases)"}."""
+    found = {}
+    for line in screen.splitlines():
+        match = re.match(r"  (\S) (e\d\d)  .{56} (.*)$", line)
+        if match:
+            found[match.group(2)] = f"{match.group(1)} {match.group(3)}"
+    return found
+
+
+def save(watcher: Watcher, out: io.StringIO, path: Path, text: str) -> list[dict[str, str]]:
+    """Save `text` into `path` as an editor would, and return the rows of every screen shown after it."""
+    before = len(out.getvalue())
+    path.write_text(text)
+    watcher.on_save([path], path.stat().st_mtime_ns)
+    screens = out.getvalue()[before:].split("GPT-2 kata — watching")[1:]
+    assert len(screens) == 2, out.getvalue()[before:]  # the verdict, then what is built on it
+    assert screens[0].rstrip().endswith("Checking e05 again, built on what you saved..."), screens[0]
+    assert "Next:" not in screens[0] or "Next: e0" + path.name[2] in screens[0], screens[0]
+    return [rows(screen) for screen in screens]
+
+
+def mutated(module: str, mutant_id: str) -> str:
+    """A solution file with one of tests/project/mutants' classic mistakes."""
+    [mutant] = [m for m in all_mutants() if m.id == mutant_id]
+    text = (ROOT / "solutions" / f"{module}.py").read_text()
+    for old, new in mutant.edits:
+        text = text.replace(old, new)
+    return text
+
+
+def test_a_result_older_than_what_it_builds_on_is_never_shown_as_current(tmp_path):
+    """The learner's sequence from issue 14: e04 broken, then fixed, with e05 written; then e01
+    broken. Each save's first screen shows e05 out of date, never its result from before the save."""
+    ids = ["e01", "e02", "e03", "e04", "e05"]
+    watcher, out, folder = watcher_on(tmp_path, ids)
+    watcher.check_and_advance(set(ids))
+    assert watcher.current() is None
+    e01, e04 = folder / "e01_layer_norm.py", folder / "e04_attention.py"
+
+    verdict, then = save(watcher, out, e04, mutated("e04_attention", "e04-no-causal-mask"))
+    assert verdict["e04"].startswith("✘ failing") and verdict["e05"].startswith("↻ out of date: e04 changed")
+    assert then["e04"].startswith("✘ failing") and then["e05"] == "⧗ blocked (needs e04)"
+
+    verdict, then = save(watcher, out, e04, (ROOT / "solutions" / "e04_attention.py").read_text())
+    assert verdict["e04"].startswith("✔ passed") and verdict["e05"].startswith("↻ out of date: e04 changed")
+    assert then["e05"].startswith("✔ passed")
+
+    verdict, then = save(watcher, out, e01, mutated("e01_layer_norm", "e01-unbiased-variance"))
+    assert verdict["e01"].startswith("✘ failing") and verdict["e05"].startswith("↻ out of date: e01 changed")
+    assert then["e05"] == "⧗ blocked (needs e01)"
+    assert "e04" not in watcher.after_save([e01])[1]  # e04 does not build on e01: never out of date
+
+
+def test_a_helper_module_the_exercises_import_makes_them_all_out_of_date(tmp_path):
+    watcher, out, folder = watcher_on(tmp_path, ["e01", "e03"])
+    watcher.check({"e01", "e03"})
+    assert watcher.after_save([folder / "notes.py"], imported={"__init__", "e01_layer_norm"}) == (set(), set())
+    assert watcher.after_save([folder / "util.py"], imported={"util", "e01_layer_norm"}) == (set(), {"e01", "e03"})
 
 
 def test_dependents_follow_the_catalog():
