@@ -138,6 +138,12 @@ def _refused(exercise: catalog.Exercise, text: str, config: Config) -> dict | No
         if isinstance(error, KeyboardInterrupt):
             raise
         return None
+    from gpt2lab import builtin_rules  # the teacher's rules: built-ins that do the exercise for the learner
+
+    uses = builtin_rules.refused(exercise.id, text, builtin_rules.load(), file=exercise.path)
+    if uses:
+        return entry(exercise, config, "integrity", explanation="refused: " + "; ".join(u["message"] for u in uses),
+                     violations=[{"file": u["file"], "line": u["line"], "message": u["message"]} for u in uses])
     found = integrity.scan_source(text, exercise.path)
     if not found:
         return None
