@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from gpt2lab import catalog
 from gpt2lab.teacher.grades import ROOT, Config, _integral
 
