@@ -392,7 +392,8 @@ def test_generate_text(kata, device, seed):
                 "temperature": 1.0, "top_k": 1, "generator": torch.Generator(device=device).manual_seed(1)}}
     for label, sampling in runs.items():
         where = case.replace("temperature=0", label)
-        got = kata.generate_text(model, remote.Exposed(tokenizer, "encode", "decode"), PROMPT, 10, **sampling)
+        got = kata.generate_text(model, remote.Exposed(tokenizer, "encode", "decode") if isinstance(kata, remote.Proxy)
+                                 else tokenizer, PROMPT, 10, **sampling)
         if not isinstance(got, str):
             fail(where, f"generate_text returned a {type(got).__name__}, expected a str",
                  "decode the new token ids with tokenizer.decode(list_of_ids)")
