@@ -12,7 +12,7 @@ import torch
 
 from gpt2lab.catalog import BY_ID
 from gpt2lab.pytest_plugin import import_exercise
-from gpt2lab.teacher import remote
+from gpt2lab.teacher import proxies, remote
 from gpt2lab.teacher.runtime.learner_side import NaNInitialisers
 from gpt2lab.verdict import expect_loadable
 
@@ -20,20 +20,20 @@ from gpt2lab.verdict import expect_loadable
 def sibling(kata: ModuleType, exercise: str) -> ModuleType:
     """Another exercise's module from the same package as the one under test (in the worker when
     grading)."""
-    if isinstance(kata, remote.Proxy):
-        return remote.connection_of(kata).module(f"exercises.{BY_ID[exercise].module}")
+    if isinstance(kata, proxies.Proxy):
+        return proxies.connection_of(kata).module(f"exercises.{BY_ID[exercise].module}")
     return import_exercise(kata.__name__.partition(".")[0], BY_ID[exercise])
 
 
 def torch_of(kata: ModuleType) -> ModuleType:
     """torch on the learner's side: to build a module that the learner's code receives."""
-    return remote.connection_of(kata).module("torch") if isinstance(kata, remote.Proxy) else torch
+    return proxies.connection_of(kata).module("torch") if isinstance(kata, proxies.Proxy) else torch
 
 
 def learner_side(kata: ModuleType) -> ModuleType:
     """gpt2lab.teacher.runtime.learner_side, next to the learner's code (in the worker when grading)."""
-    if isinstance(kata, remote.Proxy):
-        return remote.connection_of(kata).module("learner_side")
+    if isinstance(kata, proxies.Proxy):
+        return proxies.connection_of(kata).module("learner_side")
     from gpt2lab.teacher.runtime import learner_side as here
 
     return here
@@ -57,9 +57,9 @@ def build_for_loading(build: Callable[[], Built]) -> Built:
 
 def upload(kata: ModuleType, folder: Path) -> Path:
     """A folder of files (a checkpoint) where the learner's code can read it: its path there."""
-    if not isinstance(kata, remote.Proxy):
+    if not isinstance(kata, proxies.Proxy):
         return Path(folder)
-    return remote.connection_of(kata).upload_folder(Path(folder))
+    return proxies.connection_of(kata).upload_folder(Path(folder))
 
 
 def describe(shape: tuple[int, int, int, int, int]) -> str:

@@ -75,11 +75,11 @@ def _max_error(got: torch.Tensor, expected: torch.Tensor, atol: float, rtol: flo
 
 def _local(got: object) -> object:
     """A tensor of the grader's own when `got` stands for one in the worker (grading)."""
-    from gpt2lab.teacher import remote
+    from gpt2lab.teacher import proxies, remote
 
-    if isinstance(got, remote.Proxy):
+    if isinstance(got, proxies.Proxy):
         try:
-            return remote.as_local(got)
+            return proxies.as_local(got)
         except (TypeError, remote.LearnerError):
             return None  # not a tensor: said below as "returned ..., expected a torch.Tensor"
     return got

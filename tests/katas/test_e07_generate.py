@@ -9,7 +9,7 @@ import torch
 
 from gpt2lab import hub, reference
 from gpt2lab.learner import sibling
-from gpt2lab.teacher import remote
+from gpt2lab.teacher import proxies, remote
 from gpt2lab.tokenizer import gpt2_tokenizer
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, expect_equal, expect_tensor, fail
 
@@ -392,7 +392,7 @@ def test_generate_text(kata, device, seed):
                 "temperature": 1.0, "top_k": 1, "generator": torch.Generator(device=device).manual_seed(1)}}
     for label, sampling in runs.items():
         where = case.replace("temperature=0", label)
-        got = kata.generate_text(model, remote.Exposed(tokenizer, "encode", "decode") if isinstance(kata, remote.Proxy)
+        got = kata.generate_text(model, remote.Exposed(tokenizer, "encode", "decode") if isinstance(kata, proxies.Proxy)
                                  else tokenizer, PROMPT, 10, **sampling)
         if not isinstance(got, str):
             fail(where, f"generate_text returned a {type(got).__name__}, expected a str",
@@ -418,7 +418,7 @@ def test_pretrained_gpt2_writes_english(kata, device):
     """With OpenAI's weights: your GPT2 (e06) and generate_text write what transformers writes."""
     from transformers import GPT2LMHeadModel
 
-    if isinstance(kata, remote.Proxy):
+    if isinstance(kata, proxies.Proxy):
         pytest.skip("graded without OpenAI's weights: the sandbox has no Hugging Face cache")
     tokenizer = gpt2_tokenizer()
     case = f"generate_text(GPT2.from_pretrained('gpt2'), GPT-2's tokenizer, {PROMPT!r}, 16, temperature=0)"
