@@ -134,6 +134,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, help="seconds per exercise (default: grading.toml)")
     p.add_argument("--memory", type=int, help="MiB per exercise (default: grading.toml)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
+    p.add_argument("-j", "--jobs", type=int, help="judge processes at once, each with its share of the exercises "
+                                                   "(default: the CPU cores)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the submission's code without bubblewrap (macOS, some containers): it then runs "
                         "as you, with your files; grades.json records \"sandbox\": false")
@@ -201,7 +203,8 @@ def grade(args: argparse.Namespace) -> int:
         config = document.Config.load(Path(args.config)) if args.config else document.Config.load()
         print(f"gpt2lab: grading {submission} with the suites of {document.ROOT} ...", flush=True)
         grades = grade_submission(submission, exercises, seed=args.kata_seed, config=config, timeout=args.timeout,
-                                  memory=args.memory, device=args.device, use_sandbox=not args.no_sandbox)
+                                  memory=args.memory, device=args.device, use_sandbox=not args.no_sandbox,
+                                  jobs=args.jobs)
     except (FileNotFoundError, ValueError, SandboxMissing) as error:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2

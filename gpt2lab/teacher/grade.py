@@ -18,9 +18,13 @@ How a grade is made (`nox -s grade -- --submission DIR`):
 from __future__ import annotations
 
 import ast
+import dataclasses
+import json
 import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -39,8 +43,10 @@ class SandboxMissing(RuntimeError):
 
 def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, seed: int | None = None,
           config: Config | None = None, timeout: float | None = None, memory: int | None = None,
-          device: str = "auto", use_sandbox: bool = True, progress=None) -> dict:
-    """Grade `submission`'s exercises/ with this repository's suites; return the grades document."""
+          device: str = "auto", use_sandbox: bool = True, jobs: int | None = None, progress=None) -> dict:
+    """Grade `submission`'s exercises/ with this repository's suites; return the grades document.
+
+    jobs: judge processes at once (default: the CPU cores), each with its share of the exercises."""
     import torch
 
     config = config or Config.load()
@@ -59,25 +65,24 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
     try:
         (work / "exercises").mkdir()
         shutil.copyfile(ROOT / "exercises" / "__init__.py", work / "exercises" / "__init__.py")
-        entries = {e.id: early for e in exercises
-                   if (early := _read(e, source, work / "exercises", config)) is not None}
+        early = {e.id: _read(e, source, work / "exercises", config) for e in catalog.EXERCISES}  # all:
+        entries = {e.id: early[e.id] for e in exercises if early[e.id] is not None}  # e04 imports e02
         pending = [e for e in exercises if e.id not in entries]
-        judge = Judge(work / "exercises", use_sandbox=use_sandbox, device=device,
-                      threads=max(1, (os.cpu_count() or 1)), timeout=timeout,
-                      limits=sandbox.Limits(memory_mb=memory), logs=work)
-        try:
-            results = check.run(pending, impl="exercises-are-in-the-worker", impl_root=work / "judge",
-                                device=device, seed=seed, plugins=[judge]) if pending else []
-        except Exception as error:  # noqa: BLE001 — a fault of the grader: say it for every exercise
-            results = []
-            for exercise in pending:
-                entries[exercise.id] = entry(exercise, config, "crashed", explanation=f"the grader failed: {error}")
-        finally:
-            judge.close()
-        for result in results:
-            entries[result.exercise.id] = _scored(result, judge, config, memory)
+        spec = {"work": str(work), "seed": seed, "device": device, "timeout": timeout, "memory": memory,
+                "sandbox": use_sandbox, "config": dataclasses.asdict(config)}
+        jobs = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
+        groups = [pending[i::jobs] for i in range(jobs)]  # catalogue order alternates light and heavy
+        if jobs == 1:
+            judged = judge_exercises([e.id for e in pending], spec)
+        else:  # one judge process per group, at once: the references are computed on every core
+            judged = {}
+            for done in _judge_in_parallel(groups, spec):
+                judged.update(done)
+        for exercise in pending:
+            entries[exercise.id] = judged.get(exercise.id) or entry(
+                exercise, config, "crashed", explanation="the grader's judge process ended without its result")
             if progress:
-                progress(entries[result.exercise.id])
+                progress(entries[exercise.id])
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
@@ -100,6 +105,45 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
                   "exercises_passed": sum(e["status"] == "passed" for e in ordered),
                   "exercises": len(ordered)},
     }
+
+
+def judge_exercises(ids: list[str], spec: dict) -> dict[str, dict]:
+    """Run the suites of `ids` in this process, against workers: their grades.json entries."""
+    config = Config(**spec["config"])
+    work, memory = Path(spec["work"]), int(spec["memory"])
+    exercises = [catalog.BY_ID[i] for i in ids]
+    logs = work / ("logs-" + "-".join(ids))
+    logs.mkdir(exist_ok=True)
+    judge = Judge(work / "exercises", use_sandbox=spec["sandbox"], device=spec["device"], threads=1,
+                  timeout=float(spec["timeout"]), limits=sandbox.Limits(memory_mb=memory), logs=logs)
+    try:
+        results = check.run(exercises, impl="exercises-are-in-the-worker", impl_root=logs, device=spec["device"],
+                            seed=int(spec["seed"]), plugins=[judge])
+    except Exception as error:  # noqa: BLE001 — a fault of the grader: say it for every exercise
+        return {e.id: entry(e, config, "crashed", explanation=f"the grader failed: {error}") for e in exercises}
+    finally:
+        judge.close()
+    return {r.exercise.id: _scored(r, judge, config, memory) for r in results}
+
+
+def _judge_in_parallel(groups: list[list[catalog.Exercise]], spec: dict):
+    """Each group in a judge process of its own (`python -m gpt2lab.teacher.grade`): their entries."""
+    processes = []
+    for group in groups:
+        out = Path(spec["work"]) / f"judged-{group[0].id}.json"
+        job = {**spec, "ids": [e.id for e in group], "out": str(out)}
+        processes.append((subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.grade", json.dumps(job)],
+                                           cwd=ROOT, stdout=subprocess.DEVNULL), out))
+    try:
+        for process, out in processes:
+            process.wait()
+            if out.exists():
+                yield json.loads(out.read_text())
+    finally:  # Ctrl-C: no judge (and so no worker) outlives the grader
+        for process, _ in processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
 
 def _read(exercise: catalog.Exercise, source: Path, target: Path, config: Config) -> dict | None:
@@ -182,3 +226,11 @@ def _scored(result: check.ExerciseResult, judge: Judge, config: Config, memory: 
             explanation = f"went over the memory limit of {memory} MiB; " + explanation
     return entry(exercise, config, status, cases_passed=passed, cases=len(graded), seconds=seconds,
                  explanation=explanation, failures=failures)
+
+
+if __name__ == "__main__":  # one judge process of `grade(jobs=N)`
+    job = json.loads(sys.argv[1])
+    import torch
+
+    torch.set_num_threads(1)
+    Path(job["out"]).write_text(json.dumps(judge_exercises(job["ids"], job)))
