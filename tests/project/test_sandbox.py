@@ -212,3 +212,16 @@ def test_the_worker_cannot_import_transformers_or_see_the_teacher(tmp_path):
             conn.module("gpt2lab")
     finally:
         sandbox.close(conn)
+
+
+def test_memory_and_processes_are_limited(tmp_path):
+    hog = stub("e03_heads").replace("import torch\n", "import torch\n_hog = torch.empty(4_000_000_000)\n", 1)
+    forks = stub("e01_layer_norm").replace("import torch\n", "import os, torch\nfor _ in range(400):\n"
+                                           "    if os.fork() == 0:\n        os.execv('/bin/sh', ['sh', '-c', "
+                                           f"'exec -a {MARKER} sleep 60'])\n", 1)
+    result = grade(submission(tmp_path, {"e03_heads": hog, "e01_layer_norm": forks}),
+                   [catalog.BY_ID["e01"], catalog.BY_ID["e03"]], timeout=60)
+    by_id = {e["id"]: e for e in result["exercises"]}
+    assert by_id["e03"]["status"] == "memory" and by_id["e03"]["points"] == 0, by_id["e03"]
+    assert by_id["e01"]["points"] == 0 and "BlockingIOError" in by_id["e01"]["explanation"], by_id["e01"]
+    assert leftover_processes() == []
