@@ -3,9 +3,10 @@
 The suites run in the grader's process as they do in `nox -s check`: they draw every case from
 the seed, build the reference and the classic mistakes, and compare. Only what the learner's
 code computes is asked of a worker, one per exercise (tests marked `pretrained`, e06's
-from_pretrained, get a second worker that can import transformers). A worker is started ahead of
-its exercise, gets the exercise's time limit from its first request, and is killed when the
-exercise's last test is done; a worker that stops (time, memory, crash) fails its own exercise.
+from_pretrained, get a second worker that can import transformers). In the sandbox, each exercise's worker is
+forked from the submission's zygote, which imported torch once (sandbox.Zygote); it gets the
+exercise's time limit from its first request and is stopped when the exercise's last test is
+done. A worker that stops (time, memory, crash) fails its own exercise.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class Judge:
         self.order: list[str] = []
         self.current: str | None = None
         self.seconds: dict[str, float] = {}  # exercise -> from its first request to its last test
+        self.zygote: sandbox.Zygote | None = None
 
     # -- workers -----------------------------------------------------------------------------------
 
@@ -41,14 +43,23 @@ class Judge:
         if key not in self.started:
             log = self.logs / f"{exercise}{'-pretrained' if pretrained else ''}.log" if self.logs else None
             try:
-                conn = sandbox.start(self.exercises, sandbox=self.use_sandbox, pretrained=pretrained,
-                                     device=self.device, threads=self.threads, limits=self.limits, log=log,
-                                     label=exercise)
+                if self.use_sandbox and not pretrained:  # forked from the submission's zygote
+                    conn = self._zygote().spawn(exercise)
+                else:
+                    conn = sandbox.start(self.exercises, sandbox=self.use_sandbox, pretrained=pretrained,
+                                         device=self.device, threads=self.threads, limits=self.limits, log=log,
+                                         label=exercise)
                 conn.on_gone = lambda gone, e=exercise: self.stopped.setdefault(e, gone)
             except WorkerGone as gone:
                 conn = gone
             self.started[key] = conn
         return self.started[key]
+
+    def _zygote(self) -> sandbox.Zygote:
+        if self.zygote is None:
+            self.zygote = sandbox.Zygote(self.exercises, device=self.device, threads=self.threads,
+                                         limits=self.limits, log=self.logs / "zygote.log" if self.logs else None)
+        return self.zygote
 
     def connection(self, exercise: str, pretrained: bool = False) -> Connection:
         if exercise in self.stopped:
@@ -72,6 +83,9 @@ class Judge:
     def close(self) -> None:
         for exercise in {k[0] for k in self.started}:
             self._finish(exercise)
+        if self.zygote is not None:
+            self.zygote.close()
+            self.zygote = None
 
     # -- pytest hooks ------------------------------------------------------------------------------
 
@@ -94,10 +108,10 @@ class Judge:
             if self.current is not None:
                 self._finish(self.current)
             self.current = exercise
-            if exercise in self.order:  # start the next exercise's worker while this one is judged
-                position = self.order.index(exercise)
-                if position + 1 < len(self.order):
-                    self._start(self.order[position + 1], False)
+
+    def pytest_collection_finish(self, session) -> None:
+        if self.use_sandbox and self.order:  # the zygote imports torch while the first test is set up
+            self._zygote()
 
     def pytest_sessionfinish(self) -> None:
         self.close()

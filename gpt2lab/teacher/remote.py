@@ -80,11 +80,12 @@ def learner_error(found: dict) -> LearnerError:
 class Connection:
     """Requests to one worker, with a deadline for every answer."""
 
-    def __init__(self, process, *, label: str, device: str, startup: float = 120.0):
-        self.process, self.label, self.device = process, label, device
+    def __init__(self, fd_in: int, fd_out: int, *, end, label: str, device: str, startup: float = 120.0):
+        """end(): stop the worker for good; its exit code when known (a process), else None."""
+        self.end, self.label, self.device = end, label, device
         self.startup = time.monotonic() + startup  # until the worker says it is ready
-        self.reader = wire.Reader(process.stdout.fileno(), MAX_MESSAGE)
-        self.out = process.stdin.fileno()
+        self.reader = wire.Reader(fd_in, MAX_MESSAGE)
+        self.out = fd_out
         self.deadline: float | None = None
         self.gone: WorkerGone | None = None
         self.proxies: weakref.WeakValueDictionary[int, Proxy] = weakref.WeakValueDictionary()
@@ -181,19 +182,16 @@ class Connection:
             raise self.stop("crashed", f"the worker broke the protocol: {error}") from None
 
     def _why_dead(self) -> tuple[str, str]:
-        try:
-            code = self.process.wait(timeout=2)
-        except Exception:  # noqa: BLE001
-            code = None
-        if code == -9 or code == 137:
+        code = self.end()
+        if code in (-9, 137):
             return "memory", "the worker was killed (out of memory?)"
-        return "crashed", f"the worker ended (exit code {code})"
+        return "crashed", "the worker ended" + (f" (exit code {code})" if code is not None else "")
 
     def stop(self, reason: str = "crashed", message: str = "stopped") -> WorkerGone:
-        """Kill the worker and everything it started; later requests raise the same WorkerGone."""
+        """Stop the worker; later requests raise the same WorkerGone."""
         if self.gone is None:
             self.gone = WorkerGone(reason, message)
-            kill(self.process)
+            self.end()
             if self.on_gone:
                 self.on_gone(self.gone)
         return self.gone
@@ -201,7 +199,7 @@ class Connection:
     def close(self) -> None:
         if self.gone is None:
             self.gone = WorkerGone("crashed", "the worker was closed")
-            kill(self.process)
+            self.end()
 
     # -- callbacks from the worker -----------------------------------------------------------------
 
@@ -303,8 +301,8 @@ class Exposed:
             setattr(self, name, getattr(obj, name))
 
 
-def kill(process) -> None:
-    """SIGKILL the worker's process group (bwrap: its PID namespace dies with it)."""
+def kill(process) -> int | None:
+    """SIGKILL the worker's process group (bwrap: its PID namespace dies with it); its exit code."""
     import os
     import signal
 
@@ -317,5 +315,7 @@ def kill(process) -> None:
     except Exception:  # noqa: BLE001
         pass
     for stream in (process.stdin, process.stdout):
-        with contextlib.suppress(Exception):
-            stream.close()
+        if stream is not None:
+            with contextlib.suppress(Exception):
+                stream.close()
+    return process.returncode

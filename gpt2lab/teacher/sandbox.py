@@ -17,6 +17,7 @@ import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import sysconfig
@@ -25,7 +26,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from gpt2lab.teacher.remote import Connection, kill
+from gpt2lab.teacher.remote import Connection, WorkerGone, kill
 from gpt2lab.teacher.runtime import wire
 
 RUNTIME = Path(__file__).resolve().parent / "runtime"
@@ -179,9 +180,63 @@ def start(exercises: Path, *, sandbox: bool = True, pretrained: bool = False, de
     process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
                                env=env, cwd=scratch, start_new_session=True, close_fds=True)
     log_file.close()
-    conn = Connection(process, label=label, device=device, startup=startup)
+    conn = Connection(process.stdout.fileno(), process.stdin.fileno(), end=functools.partial(_end, process),
+                      label=label, device=device, startup=startup)
     conn.scratch, conn.log = scratch, Path(log_file.name)
     return conn
+
+
+def _end(process: subprocess.Popen) -> int | None:
+    """Kill a worker; the exit code it ended with by itself, if it had (a crash, the OOM killer)."""
+    try:
+        code = process.wait(timeout=1)
+    except subprocess.TimeoutExpired:
+        code = None
+    kill(process)
+    return code
+
+
+class Zygote:
+    """One sandbox per submission whose worker has imported torch once and forks a fresh worker
+    for each exercise (killing first whatever the previous exercise left running): what makes a
+    class fast. Each spawned worker speaks on its own socket, passed into the sandbox with
+    SCM_RIGHTS."""
+
+    def __init__(self, exercises: Path, *, device: str = "cpu", threads: int = 1, limits: Limits = Limits(),
+                 log: Path | None = None, startup: float = 120.0):
+        self.scratch = Path(tempfile.mkdtemp(prefix="gpt2lab-zygote-"))
+        self.device, self.startup = device, startup
+        argv, config = bwrap_command(exercises, pretrained=False, limits=limits, device=device)
+        config.update(zygote=True, device=device, threads=threads, memory_mb=limits.memory_mb,
+                      nproc=limits.processes, fsize=limits.file_mb << 20, max_message=wire_limit())
+        self.control, theirs = socket.socketpair()
+        with open(log or self.scratch / "zygote.log", "ab") as log_file:
+            self.process = subprocess.Popen([*argv, json.dumps(config)], stdin=theirs.fileno(), stdout=log_file,
+                                            stderr=log_file, cwd=self.scratch, start_new_session=True)
+        theirs.close()
+
+    def spawn(self, label: str = "") -> Connection:
+        ours, theirs = socket.socketpair()
+        try:
+            socket.send_fds(self.control, [b"w"], [theirs.fileno()])
+        except OSError:
+            ours.close()
+            raise WorkerGone("crashed", "the submission's sandbox ended") from None
+        finally:
+            theirs.close()
+
+        def end() -> None:
+            ours.close()  # the zygote kills the process at the next spawn, the sandbox at the end
+
+        conn = Connection(ours.fileno(), ours.fileno(), end=end, label=label, device=self.device,
+                          startup=self.startup)
+        conn.socket = ours
+        return conn
+
+    def close(self) -> None:
+        self.control.close()
+        kill(self.process)
+        shutil.rmtree(self.scratch, ignore_errors=True)
 
 
 def wire_limit() -> int:

@@ -131,9 +131,13 @@ except OSError:
     pass
 if os.fork() == 0:
     os.setsid()
-    if os.fork() == 0:
-        sys.argv[0] = MARKER
-        os.execv("/bin/sh", ["/bin/sh", "-c", "exec -a " + MARKER + " sleep 6; echo x > {grades}"])
+    if os.fork() == 0:  # a daemon: it waits for a sleeper named MARKER, then rewrites grades.json
+        sleeper = os.fork()
+        if sleeper == 0:
+            os.execv("/bin/sleep", [MARKER, "6"])
+        os.waitpid(sleeper, 0)
+        with open("{grades}", "w") as f:
+            f.write("forged")
     os._exit(0)
 for entry in os.listdir("/tmp"):
     shutil.rmtree(os.path.join("/tmp", entry), ignore_errors=True)
@@ -217,11 +221,40 @@ def test_the_worker_cannot_import_transformers_or_see_the_teacher(tmp_path):
 def test_memory_and_processes_are_limited(tmp_path):
     hog = stub("e03_heads").replace("import torch\n", "import torch\n_hog = torch.empty(4_000_000_000)\n", 1)
     forks = stub("e01_layer_norm").replace("import torch\n", "import os, torch\nfor _ in range(400):\n"
-                                           "    if os.fork() == 0:\n        os.execv('/bin/sh', ['sh', '-c', "
-                                           f"'exec -a {MARKER} sleep 60'])\n", 1)
+                                           f"    if os.fork() == 0:\n        os.execv('/bin/sleep', ['{MARKER}', '60'])\n", 1)
     result = grade(submission(tmp_path, {"e03_heads": hog, "e01_layer_norm": forks}),
                    [catalog.BY_ID["e01"], catalog.BY_ID["e03"]], timeout=60)
     by_id = {e["id"]: e for e in result["exercises"]}
     assert by_id["e03"]["status"] == "memory" and by_id["e03"]["points"] == 0, by_id["e03"]
     assert by_id["e01"]["points"] == 0 and "BlockingIOError" in by_id["e01"]["explanation"], by_id["e01"]
     assert leftover_processes() == []
+
+
+def test_each_exercise_gets_a_fresh_worker_and_nothing_of_the_last_one(tmp_path):
+    zygote = sandbox.Zygote(ROOT / "solutions")
+    try:
+        first = zygote.spawn("e01")
+        first_os = first.module("os")
+        pid = first_os.getpid()
+        first.module("subprocess").Popen(["daemon", "60"], executable="/bin/sleep", start_new_session=True)
+        time.sleep(0.5)
+        assert "daemon 60" in running(first), running(first)
+        first.module("torch").nn.Linear(2, 2)  # a module built in the first worker
+        first_os.makedirs(first_os.environ["HOME"] + "/left-behind")
+        first.close()
+        second = zygote.spawn("e02")
+        second_os = second.module("os")
+        assert second_os.getpid() != pid
+        assert "daemon 60" not in running(second)
+        assert not second_os.path.exists(second_os.environ["HOME"] + "/left-behind")
+        second.close()
+    finally:
+        zygote.close()
+
+
+def running(conn) -> str:
+    """The command lines of every process a worker can see (read by the worker)."""
+    os_module = conn.module("os")
+    lines = [os_module.read(os_module.open(f"/proc/{p}/cmdline", os_module.O_RDONLY), 4096)
+             for p in os_module.listdir("/proc") if p.isdigit()]
+    return " | ".join(line.decode().replace("\0", " ") for line in lines)

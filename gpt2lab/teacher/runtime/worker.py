@@ -1,7 +1,8 @@
 """The worker: runs a submission's exercise files and answers the judge with plain data.
 
 Started by the judge (gpt2lab.teacher.sandbox) inside the sandbox, as `python -I -S -B worker.py`,
-with the protocol on stdin/stdout. It imports the standard library, torch and the submission's
+with the protocol on stdin/stdout; or as a zygote (one per submission): it imports torch once, then
+forks a fresh worker for each exercise, whose protocol is a socket the judge sends it. It imports the standard library, torch and the submission's
 exercises, nothing of the teacher's. Before any of the submission's code runs it drops to an
 unprivileged user (when started as root), moves the protocol off fds 0/1 (a print() goes to the
 log), and sets its limits. Then it keeps a table of the objects it hands out by reference, and
@@ -27,7 +28,7 @@ if os.getuid() == 0 and CONFIG.get("uid") is not None:  # root in the sandbox: b
     os.setresgid(CONFIG["gid"], CONFIG["gid"], CONFIG["gid"])
     os.setresuid(CONFIG["uid"], CONFIG["uid"], CONFIG["uid"])
 sys.path[:] = [p for p in CONFIG["path"] if os.path.isdir(p)]
-PROTO_IN, PROTO_OUT = os.dup(0), os.dup(1)
+PROTO_IN, PROTO_OUT = os.dup(0), os.dup(1)  # a zygote: both are its socket to the judge
 os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
 os.dup2(2, 1)  # the learner's prints go to the log, not into the protocol
 
@@ -40,16 +41,19 @@ torch.set_num_threads(max(1, int(CONFIG.get("threads", 1))))
 torch.backends.cuda.matmul.allow_tf32 = False
 torch.backends.cudnn.allow_tf32 = False
 signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a file past the limit fails with EFBIG instead
-LIMITS = {resource.RLIMIT_FSIZE: CONFIG.get("fsize")}
-if CONFIG.get("nproc"):
-    LIMITS[resource.RLIMIT_NPROC] = CONFIG["nproc"]
-if CONFIG.get("memory_mb") and CONFIG.get("device", "cpu") == "cpu":
-    with open("/proc/self/status") as status:
-        size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
-    LIMITS[resource.RLIMIT_AS] = (size_kb + 1024 * CONFIG["memory_mb"]) * 1024
-for which, value in LIMITS.items():
-    if value:
-        resource.setrlimit(which, (value, value))
+
+
+def apply_limits() -> None:
+    """File size, processes, and memory beyond what this process holds now (torch imported)."""
+    limits = {resource.RLIMIT_FSIZE: CONFIG.get("fsize"), resource.RLIMIT_NPROC: CONFIG.get("nproc")}
+    if CONFIG.get("memory_mb") and CONFIG.get("device", "cpu") == "cpu":
+        with open("/proc/self/status") as status:
+            size_kb = next(int(line.split()[1]) for line in status if line.startswith("VmSize:"))
+        limits[resource.RLIMIT_AS] = (size_kb + 1024 * CONFIG["memory_mb"]) * 1024
+    for which, value in limits.items():
+        if value:
+            resource.setrlimit(which, (value, value))
+
 
 class CallbackError(Exception):
     """A function of the judge's, called by the submission's code, raised."""
@@ -60,8 +64,9 @@ class CallbackError(Exception):
 
 
 class Worker:
-    def __init__(self):
-        self.reader = wire.Reader(PROTO_IN, CONFIG.get("max_message", 1 << 31))
+    def __init__(self, fd_in: int = PROTO_IN, fd_out: int = PROTO_OUT):
+        self.fd_out = fd_out
+        self.reader = wire.Reader(fd_in, CONFIG.get("max_message", 1 << 31))
         self.objects: dict[int, object] = {}
         self.ids: dict[int, int] = {}  # id(object) -> its handle
         self.next_id = itertools.count(1)
@@ -124,7 +129,7 @@ class Worker:
         def call_the_judge(*args, **kwargs):
             blobs: list[bytes] = []
             header = {"cb": cb, "args": self.encode(list(args), blobs), "kwargs": self.encode(kwargs, blobs)}
-            wire.write_message(PROTO_OUT, header, blobs)
+            wire.write_message(self.fd_out, header, blobs)
             while True:
                 reply, reply_blobs = self.reader.read()
                 if "op" not in reply:
@@ -138,7 +143,7 @@ class Worker:
     # -- requests ----------------------------------------------------------------------------------
 
     def serve(self) -> None:
-        wire.write_message(PROTO_OUT, {"ready": True, "torch": torch.__version__, "pid": os.getpid()})
+        wire.write_message(self.fd_out, {"ready": True, "torch": torch.__version__, "pid": os.getpid()})
         while True:
             try:
                 request, blobs = self.reader.read()
@@ -163,7 +168,7 @@ class Worker:
         except BaseException as error:  # noqa: BLE001 — everything the submission raises is an answer
             out = []
             reply = {"error": describe(error)}
-        wire.write_message(PROTO_OUT, reply, out)
+        wire.write_message(self.fd_out, reply, out)
 
     def handle(self, request: dict, blobs: list[bytes]):
         op = request["op"]
@@ -263,5 +268,41 @@ def _chain(error: BaseException):
         error = error.__cause__ or error.__context__
 
 
+def zygote() -> None:
+    """Fork a worker for each socket the judge sends; first, kill what the last one left running.
+
+    Only inside the sandbox's PID namespace, where kill(-1) reaches this submission's processes
+    and nothing else (gpt2lab.teacher.sandbox never starts a zygote without the sandbox).
+    """
+    import socket
+
+    control = socket.socket(fileno=PROTO_IN)
+    signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
+    for n in itertools.count():
+        message, fds, _, _ = socket.recv_fds(control, 16, 1)
+        if not message or not fds:
+            return
+        try:
+            os.kill(-1, signal.SIGKILL)  # every process of the previous exercise, daemons included
+        except ProcessLookupError:
+            pass
+        if os.fork() == 0:
+            signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+            control.close()
+            CONFIG["scratch"] = os.environ["HOME"] = f"/tmp/{n}"
+            os.makedirs(CONFIG["scratch"])
+            os.chdir(CONFIG["scratch"])
+            apply_limits()
+            try:
+                Worker(fds[0], fds[0]).serve()
+            finally:
+                os._exit(0)
+        os.close(fds[0])
+
+
 if __name__ == "__main__":
-    Worker().serve()
+    if CONFIG.get("zygote"):
+        zygote()
+    else:
+        apply_limits()
+        Worker().serve()
