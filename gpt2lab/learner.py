@@ -55,6 +55,12 @@ def build_for_loading(build: Callable[[], Built]) -> Built:
         return build()
 
 
+def constant(kata: ModuleType, key: str, make: Callable[[], Built]) -> Built:
+    """make(), for the learner's code: when grading, sent to the worker once and copied there for
+    each call (a large argument that every case repeats)."""
+    return remote.Constant(key, make) if isinstance(kata, proxies.Proxy) else make()
+
+
 def upload(kata: ModuleType, folder: Path) -> Path:
     """A folder of files (a checkpoint) where the learner's code can read it: its path there."""
     if not isinstance(kata, proxies.Proxy):

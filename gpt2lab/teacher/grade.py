@@ -19,12 +19,9 @@ from __future__ import annotations
 
 import ast
 import dataclasses
-import json
 import os
 import secrets
 import shutil
-import subprocess
-import sys
 import tempfile
 from datetime import datetime, timezone
 from pathlib import Path
@@ -33,6 +30,7 @@ from gpt2lab import catalog, check
 from gpt2lab.teacher import sandbox
 from gpt2lab.teacher.grades import ROOT, SCHEMA_ID, Config, entry
 from gpt2lab.teacher.judge import Judge
+from gpt2lab.teacher.pool import JudgePool
 
 MAX_FILE = 1 << 20  # bytes: an exercise file larger than this is not read
 
@@ -43,10 +41,12 @@ class SandboxMissing(RuntimeError):
 
 def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, seed: int | None = None,
           config: Config | None = None, timeout: float | None = None, memory: int | None = None,
-          device: str = "auto", use_sandbox: bool = True, jobs: int | None = None, progress=None) -> dict:
+          device: str = "auto", use_sandbox: bool = True, jobs: int | None = None, pool=None,
+          progress=None) -> dict:
     """Grade `submission`'s exercises/ with this repository's suites; return the grades document.
 
-    jobs: judge processes at once (default: the CPU cores), each with its share of the exercises."""
+    jobs: judge processes at once (default: the CPU cores), each with its share of the exercises.
+    pool: a gpt2lab.teacher.pool.JudgePool to judge with (a class: its judges keep their caches)."""
     import torch
 
     config = config or Config.load()
@@ -70,14 +70,15 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
         pending = [e for e in exercises if e.id not in entries]
         spec = {"work": str(work), "seed": seed, "device": device, "timeout": timeout, "memory": memory,
                 "sandbox": use_sandbox, "config": dataclasses.asdict(config)}
-        jobs = max(1, min(jobs or os.cpu_count() or 1, len(pending)))
-        groups = [pending[i::jobs] for i in range(jobs)]  # catalogue order alternates light and heavy
-        if jobs == 1:
-            judged = judge_exercises([e.id for e in pending], spec)
-        else:  # one judge process per group, at once: the references are computed on every core
+        if not pending:
             judged = {}
-            for done in _judge_in_parallel(groups, spec):
-                judged.update(done)
+        elif pool is not None:  # a class: judges that already hold this seed's references
+            judged = pool.judge(pending, spec)
+        elif (jobs or os.cpu_count() or 1) == 1:
+            judged = judge_exercises([e.id for e in pending], spec)
+        else:  # one judge process per core, at once: the references are computed on every core
+            with JudgePool(jobs) as judges:
+                judged = judges.judge(pending, spec)
         for exercise in pending:
             entries[exercise.id] = judged.get(exercise.id) or entry(
                 exercise, config, "crashed", explanation="the grader's judge process ended without its result")
@@ -124,26 +125,6 @@ def judge_exercises(ids: list[str], spec: dict) -> dict[str, dict]:
     finally:
         judge.close()
     return {r.exercise.id: _scored(r, judge, config, memory) for r in results}
-
-
-def _judge_in_parallel(groups: list[list[catalog.Exercise]], spec: dict):
-    """Each group in a judge process of its own (`python -m gpt2lab.teacher.grade`): their entries."""
-    processes = []
-    for group in groups:
-        out = Path(spec["work"]) / f"judged-{group[0].id}.json"
-        job = {**spec, "ids": [e.id for e in group], "out": str(out)}
-        processes.append((subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.grade", json.dumps(job)],
-                                           cwd=ROOT, stdout=subprocess.DEVNULL), out))
-    try:
-        for process, out in processes:
-            process.wait()
-            if out.exists():
-                yield json.loads(out.read_text())
-    finally:  # Ctrl-C: no judge (and so no worker) outlives the grader
-        for process, _ in processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
 
 
 def _read(exercise: catalog.Exercise, source: Path, target: Path, config: Config) -> dict | None:
@@ -226,11 +207,3 @@ def _scored(result: check.ExerciseResult, judge: Judge, config: Config, memory: 
             explanation = f"went over the memory limit of {memory} MiB; " + explanation
     return entry(exercise, config, status, cases_passed=passed, cases=len(graded), seconds=seconds,
                  explanation=explanation, failures=failures)
-
-
-if __name__ == "__main__":  # one judge process of `grade(jobs=N)`
-    job = json.loads(sys.argv[1])
-    import torch
-
-    torch.set_num_threads(1)
-    Path(job["out"]).write_text(json.dumps(judge_exercises(job["ids"], job)))

@@ -96,6 +96,7 @@ class Connection:
         self.tokens = itertools.count(1)
         self.info: dict = {}
         self.uploads: dict[str, pathlib.Path] = {}
+        self.constants: set[str] = set()
         self.on_gone = None  # called with the WorkerGone before it is raised
 
     # -- requests --------------------------------------------------------------------------------
@@ -243,6 +244,11 @@ class Connection:
             return {"$": "ns", "v": self.encode(vars(value), blobs)}
         if isinstance(value, torch.nn.Module):
             return self._judge_module(value, blobs)
+        if isinstance(value, Constant):  # sent once to this worker, then named
+            if value.key in self.constants:
+                return {"$": "const", "key": value.key}
+            self.constants.add(value.key)
+            return {"$": "const", "key": value.key, "v": self.encode(value.make(), blobs)}
         if isinstance(value, Exposed):
             return {"$": "jobj", "methods": {m: self.callback(getattr(value, m))["id"] for m in value.methods}}
         if callable(value):
@@ -289,6 +295,14 @@ class Connection:
             self.proxies[handle] = proxy
             weakref.finalize(proxy, self.released.append, handle)
         return proxy
+
+
+class Constant:
+    """A large argument that is the same in every call (e09's 50,000 BPE ranks): the worker is sent
+    it once and hands the learner's code a fresh shallow copy each time."""
+
+    def __init__(self, key: str, make):
+        self.key, self.make = key, make
 
 
 class Exposed:

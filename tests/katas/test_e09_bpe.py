@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import pytest
 import regex
 
-from gpt2lab.learner import upload
+from gpt2lab.learner import constant, upload
 from gpt2lab.tokenizer import DIRECTORY as DATA
 from gpt2lab.tokenizer import gpt2_tokenizer as hf
 from gpt2lab.verdict import fail
@@ -387,7 +387,8 @@ BPE_WORDS = ["Hello", " world", " tokenization", " unbelievably", " Antidisestab
 def test_bpe(kata, piece):
     word = "".join(hf_byte_table()[b] for b in piece.encode("utf-8"))  # what bpe() sees: "Ġworld"
     case = f"bpe({word!r}, ranks of merges.txt)  (the piece {piece!r})"
-    got = as_list(kata.bpe(word, dict(hf_ranks())), case=case, what="bpe", item=str)
+    got = as_list(kata.bpe(word, constant(kata, "hf_ranks", lambda: dict(hf_ranks()))), case=case, what="bpe",
+                  item=str)
     variants = lambda: [Variant(name, hint, lambda run=run: list(run(word)))  # noqa: E731
                         for name, (run, hint) in WRONG_MERGES.items()]
     expect_same(got, hf_bpe(word), case=case, what="bpe", unit="symbol", variants=variants)

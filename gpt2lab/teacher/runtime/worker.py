@@ -11,6 +11,7 @@ file into its scratch space. Objects of the judge appear here only as callbacks 
 data back (a forward hook, the reference model of e07), never as objects.
 """
 
+import copy
 import importlib
 import itertools
 import json
@@ -69,6 +70,7 @@ class Worker:
         self.reader = wire.Reader(fd_in, CONFIG.get("max_message", 1 << 31))
         self.objects: dict[int, object] = {}
         self.ids: dict[int, int] = {}  # id(object) -> its handle
+        self.constants: dict[str, object] = {}
         self.next_id = itertools.count(1)
         self.device = CONFIG.get("device", "cpu")
 
@@ -110,6 +112,10 @@ class Worker:
             return self.callback(obj["id"])
         if tag == "jmod":
             return JudgeModule(self, obj, blobs)
+        if tag == "const":  # a copy, so that a change made by the learner's code stays in that call
+            if "v" in obj:
+                self.constants[obj["key"]] = self.decode(obj["v"], blobs)
+            return copy.copy(self.constants[obj["key"]])
         if tag == "jobj":
             return types.SimpleNamespace(**{name: self.callback(cb) for name, cb in obj["methods"].items()})
         if tag == "ns":

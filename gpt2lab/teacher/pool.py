@@ -1,0 +1,90 @@
+"""Judge processes that outlive one submission: a class pays for torch, transformers and the
+references once per core, not once per student.
+
+A `JudgePool` keeps `jobs` judge processes (`python -m gpt2lab.teacher.pool`), each serving one
+group of exercises at a time: a line of JSON in (the group and the grading spec), a line out when
+its entries are written. Graded with the same seed, every submission after the first finds the
+reference modules and outputs already in the judges' caches.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from gpt2lab import catalog
+from gpt2lab.teacher.grades import ROOT
+
+
+class JudgePool:
+    def __init__(self, jobs: int | None = None):
+        self.jobs = max(1, jobs or os.cpu_count() or 1)
+        self.processes: list[subprocess.Popen] = []
+
+    def __enter__(self) -> JudgePool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _process(self, i: int) -> subprocess.Popen:
+        while len(self.processes) <= i:
+            self.processes.append(subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.pool"], cwd=ROOT,
+                                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
+        if self.processes[i].poll() is not None:  # it died (a bug, the OOM killer): a new one
+            self.processes[i] = subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.pool"], cwd=ROOT,
+                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        return self.processes[i]
+
+    def judge(self, exercises: list[catalog.Exercise], spec: dict) -> dict[str, dict]:
+        """Every exercise's grades.json entry, the exercises shared among the judges."""
+        groups = [g for g in (exercises[i::self.jobs] for i in range(self.jobs)) if g]  # light and heavy alternate
+        sent = []
+        for i, group in enumerate(groups):
+            out = Path(spec["work"]) / f"judged-{group[0].id}.json"
+            process = self._process(i)
+            try:
+                process.stdin.write(json.dumps({**spec, "ids": [e.id for e in group], "out": str(out)}) + "\n")
+                process.stdin.flush()
+            except OSError:
+                continue
+            sent.append((process, out))
+        judged: dict[str, dict] = {}
+        for process, out in sent:
+            for line in process.stdout:  # until this group's answer (or the judge's end)
+                if line.strip() == f"done {out}":
+                    if out.exists():
+                        judged.update(json.loads(out.read_text()))
+                    break
+        return judged
+
+    def close(self) -> None:
+        """No judge (and so no worker) outlives the pool."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+        self.processes.clear()
+
+
+def serve() -> None:
+    """A judge process: one group of exercises per line of stdin, 'done OUT' on stdout when judged."""
+    answers = os.fdopen(os.dup(1), "w")
+    os.dup2(2, 1)  # anything printed while judging goes to stderr, not into the answers
+    import torch
+
+    from gpt2lab.teacher.grade import judge_exercises
+
+    torch.set_num_threads(1)
+    for line in sys.stdin:
+        job = json.loads(line)
+        Path(job["out"]).write_text(json.dumps(judge_exercises(job["ids"], job)))
+        answers.write(f"done {job['out']}\n")
+        answers.flush()
+
+
+if __name__ == "__main__":
+    serve()
