@@ -13,6 +13,8 @@ so a check answers in seconds (and on Colab the preinstalled torch is used).
 
 For teachers (see README.md, "For teachers"):
     nox -s grade -- --submission DIR   grade a student's repository with these suites: grades.json
+    nox -s grade -- --class DIR        grade a class (a folder per student): gradebook.csv, gradebook.json
+    nox -s gradescope -- OUT.zip       build a Gradescope autograder bundle
     nox -s student -- OUTDIR           build the repository handed to students (no solutions/)
     nox -s classroom                   write .github/workflows/classroom.yml from catalog + grading.toml
 """
@@ -144,7 +146,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def grade(session: nox.Session) -> None:
-    """Grade a submission with this repository's suites: `nox -s grade -- --submission DIR` (grades.json)."""
+    """Grade a submission (`nox -s grade -- --submission DIR`: grades.json) or a class
+    (`nox -s grade -- --class DIR`: gradebook.csv) with this repository's suites."""
     _require(session, "torch", "transformers", "einops", "pytest")
     code = subprocess.run([sys.executable, "-m", "gpt2lab", "grade", *session.posargs]).returncode
     if code > 1:  # 1: graded, not everything earned its points
@@ -155,6 +158,12 @@ def grade(session: nox.Session) -> None:
 def student(session: nox.Session) -> None:
     """Build the repository handed to students: `nox -s student -- OUTDIR` (no solutions/, one commit)."""
     session.run(sys.executable, "-m", "gpt2lab", "student", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def gradescope(session: nox.Session) -> None:
+    """Build a Gradescope autograder: `nox -s gradescope -- OUT.zip [e01 e02 ...] [--no-sandbox]`."""
+    session.run(sys.executable, "-m", "gpt2lab", "gradescope", *session.posargs, external=True)
 
 
 @nox.session(python=False)

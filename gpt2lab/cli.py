@@ -125,11 +125,19 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("env", help="exercise zero: Python, torch, GPU, and the offline reference")
     p.set_defaults(run=env)
 
-    p = commands.add_parser("grade", help="grade a submission with this repository's suites (grades.json)")
-    p.add_argument("exercises", nargs="*", help="e.g. e04 (default: all)")
+    p = commands.add_parser("grade", help="grade a submission, or a class, with this repository's suites "
+                            "(grades.json, gradebook.csv)")
+    p.add_argument("exercises", nargs="*", help="e.g. e04 (default: all); before --class")
     p.add_argument("--submission", default=str(ROOT),
                    help="root of the repository to grade: only its exercises/*.py are read (default: this one)")
-    p.add_argument("--out", help="where to write grades.json (default: SUBMISSION/grades.json)")
+    p.add_argument("--class", dest="class_paths", nargs="+", metavar="PATH",
+                   help="grade a class: a directory of student folders (as `gh classroom clone student-repos` "
+                        "makes them), submission folders, GitHub Classroom's grades CSV, or a file listing "
+                        "folders; writes OUT/gradebook.csv, OUT/gradebook.json and OUT/<folder>/grades.json")
+    p.add_argument("--regrade", action="store_true",
+                   help="with --class: grade every submission again, even those whose files did not change")
+    p.add_argument("--out", help="where to write grades.json (default: SUBMISSION/grades.json); with --class, "
+                                 "the directory of the grades (default: NAME-grades next to the class directory)")
     p.add_argument("--kata-seed", type=int, help="base seed of the cases (default: drawn now, and recorded)")
     p.add_argument("--timeout", type=float, help="seconds per exercise (default: grading.toml)")
     p.add_argument("--memory", type=int, help="MiB per exercise (default: grading.toml)")
@@ -145,6 +153,14 @@ def main(argv: list[str] | None = None) -> int:
     p = commands.add_parser("student", help="build the repository handed to students (no solutions, one commit)")
     p.add_argument("outdir", help="a new directory")
     p.set_defaults(run=student)
+
+    p = commands.add_parser("gradescope", help="build a Gradescope autograder bundle (a zip to upload)")
+    p.add_argument("outzip", metavar="OUT.zip", help="the zip to write")
+    p.add_argument("exercises", nargs="*", help="the exercises it grades, e.g. e01 e02 e03 (default: all)")
+    p.add_argument("--no-sandbox", action="store_true",
+                   help="grade without bubblewrap, where Gradescope's container cannot run it (the "
+                        "container is then the only isolation; results.json says so)")
+    p.set_defaults(run=gradescope)
 
     p = commands.add_parser("publish", help="set the GitHub repository the kata is published in "
                             "(Colab badges, the notebook's REPO_URL, pyproject.toml)")
@@ -197,6 +213,11 @@ def grade(args: argparse.Namespace) -> int:
     from gpt2lab.teacher.grade import grade as grade_submission
 
     exercises = _exercises(args.exercises)
+    if args.class_paths:
+        return grade_class(args, exercises)
+    if args.regrade:
+        print("gpt2lab: --regrade goes with --class", file=sys.stderr)
+        return 2
     submission = Path(args.submission).resolve()
     out = Path(args.out) if args.out else submission / "grades.json"
     try:
@@ -217,6 +238,35 @@ def grade(args: argparse.Namespace) -> int:
     return 0 if all(e["status"] == "passed" for e in grades["exercises"]) else 1
 
 
+def grade_class(args: argparse.Namespace, exercises: list[catalog.Exercise]) -> int:
+    from gpt2lab.teacher import classroom_grading, gradebook
+    from gpt2lab.teacher import grades as document
+    from gpt2lab.teacher.grade import SandboxMissing
+
+    paths = [Path(p) for p in args.class_paths]
+    try:
+        config = document.Config.load(Path(args.config)) if args.config else document.Config.load()
+        out = Path(args.out).resolve() if args.out else gradebook.default_out(paths)
+        students = gradebook.roster(paths, skip=out)
+        if not students:
+            raise ValueError(f"no submission in {', '.join(map(str, paths))}")
+        print(f"gpt2lab: grading {len(students)} submissions with the suites of {document.ROOT}; "
+              f"grades in {out}", flush=True)
+        book = classroom_grading.grade_class(students, out, exercises, seed=args.kata_seed, regrade=args.regrade,
+                                             config=config, timeout=args.timeout, memory=args.memory,
+                                             device=args.device, use_sandbox=not args.no_sandbox, jobs=args.jobs)
+    except (FileNotFoundError, ValueError, SandboxMissing) as error:
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("\ngpt2lab: stopped. What was graded is kept: run the same command again to go on.", file=sys.stderr)
+        return 130
+    print(gradebook.summary(book))
+    print(f"\ngradebook: {out / gradebook.CSV_NAME} and {gradebook.JSON_NAME}; each student's grades.json in "
+          f"{out}/<folder>/")
+    return 1 if any(r["graded"] == "crashed" for r in book["students"]) else 0
+
+
 def student(args: argparse.Namespace) -> int:
     from gpt2lab.teacher import student as builder
 
@@ -227,6 +277,22 @@ def student(args: argparse.Namespace) -> int:
         return 2
     print(f"gpt2lab: the student repository is in {out} (one commit, no solutions/). Push it as the "
           "starter (template) repository of your GitHub Classroom assignment.")
+    return 0
+
+
+def gradescope(args: argparse.Namespace) -> int:
+    from gpt2lab.teacher import gradescope as bundle
+
+    exercises = _exercises(args.exercises) if args.exercises else None
+    try:
+        out = bundle.build(Path(args.outzip), exercises, use_sandbox=not args.no_sandbox)
+    except (FileExistsError, ValueError, RuntimeError) as error:
+        print(f"gpt2lab: {error}", file=sys.stderr)
+        return 2
+    graded = ", ".join(e.id for e in exercises) if exercises else "every exercise"
+    print(f"gpt2lab: the Gradescope autograder is in {out} ({out.stat().st_size / 1e6:.1f} MB; it grades {graded}"
+          f"{'' if args.no_sandbox else ', sandboxed'}). Upload it as the assignment's autograder (Configure "
+          "Autograder, zip file upload) on an Ubuntu 22.04 or later base image.")
     return 0
 
 
