@@ -31,6 +31,7 @@ from gpt2lab.teacher import gradebook, sandbox
 from gpt2lab.teacher.grade import SandboxMissing, grade
 from gpt2lab.teacher.grades import ROOT, SCHEMA_ID, Config, entry
 from gpt2lab.teacher.gradebook import Student
+from gpt2lab.teacher.pool import JudgePool
 
 # What the grader is made of: a change here grades every submission again.
 GRADER_PARTS = ("gpt2lab", "tests/katas", "tests/conftest.py", "exercises/__init__.py")
@@ -60,26 +61,11 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
                "config": dataclasses.asdict(config), "grader": grader_version()}
     progress = Progress(len(students), stream if stream is not None else sys.stderr)
     rows = []
-    for student in students:
-        folder = out / student.key
-        stamp = {**options, "files": files_hash(student.folder)}
-        previous = None if regrade else _unchanged(folder, stamp)
-        progress.start(student)
-        began = time.monotonic()
-        if previous is not None:
-            grades, how = previous, "unchanged"
-        else:
-            grades, how = _grade_one(student, exercises, seed=seed, config=config, timeout=timeout, memory=memory,
-                                     device=device, use_sandbox=use_sandbox, jobs=jobs)
-            folder.mkdir(exist_ok=True)
-            (folder / "stamp.json").unlink(missing_ok=True)  # written last: a stamp vouches for its grades
-            (folder / "grades.json").write_text(json.dumps(grades, indent=1) + "\n")
-            if how == "graded":
-                (folder / "stamp.json").write_text(json.dumps(stamp, indent=1) + "\n")
-        seconds = time.monotonic() - began
-        progress.done(student, grades, how, seconds)
-        rows.append(gradebook.row(student, grades, graded=how, seconds=seconds,
-                                  grades_path=f"{student.key}/grades.json"))
+    with JudgePool(jobs) as pool:  # judges kept for the class: the references are computed once
+        for student in students:
+            rows.append(_student(student, out, exercises, options, pool, progress, regrade=regrade, seed=seed,
+                                 config=config, timeout=timeout, memory=memory, device=device,
+                                 use_sandbox=use_sandbox))
     progress.close()
     book = gradebook.document(rows, exercises, config, seed=seed, grader=str(ROOT),
                               graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -87,11 +73,33 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
     return book
 
 
+def _student(student: Student, out: Path, exercises: list[catalog.Exercise], options: dict, pool: JudgePool,
+             progress: Progress, *, regrade: bool, seed: int, config: Config, **grading) -> dict:
+    """Grade one student (unless unchanged since the last run); their gradebook row."""
+    folder = out / student.key
+    stamp = {**options, "files": files_hash(student.folder)}
+    previous = None if regrade else _unchanged(folder, stamp)
+    progress.start(student)
+    began = time.monotonic()
+    if previous is not None:
+        grades, how = previous, "unchanged"
+    else:
+        grades, how = _grade_one(student, exercises, seed=seed, config=config, pool=pool, **grading)
+        folder.mkdir(exist_ok=True)
+        (folder / "stamp.json").unlink(missing_ok=True)  # written last: a stamp vouches for its grades
+        (folder / "grades.json").write_text(json.dumps(grades, indent=1) + "\n")
+        if how == "graded":
+            (folder / "stamp.json").write_text(json.dumps(stamp, indent=1) + "\n")
+    seconds = time.monotonic() - began
+    progress.done(student, grades, how, seconds)
+    return gradebook.row(student, grades, graded=how, seconds=seconds, grades_path=f"{student.key}/grades.json")
+
+
 def _grade_one(student: Student, exercises: list[catalog.Exercise], *, seed: int, config: Config,
-               **options) -> tuple[dict, str]:
+               pool: JudgePool, **options) -> tuple[dict, str]:
     """(grades.json, "graded") or, when the grader raised, a document that says why and "crashed"."""
     try:
-        return grade(student.folder, exercises, seed=seed, config=config, **options), "graded"
+        return grade(student.folder, exercises, seed=seed, config=config, pool=pool, **options), "graded"
     except FileNotFoundError as error:  # no exercises/: a repository that was never worked on, or not cloned
         return failed(student.folder, exercises, config, seed=seed, status="missing", reason=str(error),
                       **options), "graded"

@@ -106,7 +106,7 @@ def test_a_class_is_graded_in_one_command_and_a_rerun_grades_only_what_changed(t
 def fake_grade(calls: list[str]):
     """A grader that passes an exercise whose file says DONE, and raises on a submission that says BOOM."""
 
-    def grade(submission, exercises, *, seed, config, **options):
+    def grade(submission, exercises, *, seed, config, pool=None, **options):
         if not (Path(submission) / "exercises").is_dir():
             raise FileNotFoundError(f"{submission} has no exercises/ folder: give the root of a kata repository")
         calls.append(Path(submission).name)
