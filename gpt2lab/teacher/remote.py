@@ -81,7 +81,8 @@ class Connection:
     """Requests to one worker, with a deadline for every answer."""
 
     def __init__(self, fd_in: int, fd_out: int, *, end, label: str, device: str, startup: float = 120.0):
-        """end(): stop the worker for good; its exit code when known (a process), else None."""
+        """end(wait): stop the worker for good, after up to `wait` seconds for it to end by itself;
+        the exit code it ended with by itself, when known (a process), else None."""
         self.end, self.label, self.device = end, label, device
         self.startup = time.monotonic() + startup  # until the worker says it is ready
         self.reader = wire.Reader(fd_in, MAX_MESSAGE)
@@ -183,7 +184,7 @@ class Connection:
             raise self.stop("crashed", f"the worker broke the protocol: {error}") from None
 
     def _why_dead(self) -> tuple[str, str]:
-        code = self.end()
+        code = self.end(1.0)  # it closed the pipe: its exit code follows
         if code in (-9, 137):
             return "memory", "the worker was killed (out of memory?)"
         return "crashed", "the worker ended" + (f" (exit code {code})" if code is not None else "")
@@ -192,7 +193,7 @@ class Connection:
         """Stop the worker; later requests raise the same WorkerGone."""
         if self.gone is None:
             self.gone = WorkerGone(reason, message)
-            self.end()
+            self.end(0.0)
             if self.on_gone:
                 self.on_gone(self.gone)
         return self.gone
@@ -200,7 +201,7 @@ class Connection:
     def close(self) -> None:
         if self.gone is None:
             self.gone = WorkerGone("crashed", "the worker was closed")
-            self.end()
+            self.end(0.0)
 
     # -- callbacks from the worker -----------------------------------------------------------------
 

@@ -186,10 +186,10 @@ def start(exercises: Path, *, sandbox: bool = True, pretrained: bool = False, de
     return conn
 
 
-def _end(process: subprocess.Popen) -> int | None:
+def _end(process: subprocess.Popen, wait: float) -> int | None:
     """Kill a worker; the exit code it ended with by itself, if it had (a crash, the OOM killer)."""
     try:
-        code = process.wait(timeout=1)
+        code = process.wait(timeout=wait) if wait else process.poll()
     except subprocess.TimeoutExpired:
         code = None
     kill(process)
@@ -225,7 +225,7 @@ class Zygote:
         finally:
             theirs.close()
 
-        def end() -> None:
+        def end(wait: float) -> None:
             ours.close()  # the zygote kills the process at the next spawn, the sandbox at the end
 
         conn = Connection(ours.fileno(), ours.fileno(), end=end, label=label, device=self.device,
