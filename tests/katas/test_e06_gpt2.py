@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from gpt2lab import hub, reference
-from gpt2lab.learner import build_for_loading, describe, sibling, upload
+from gpt2lab.learner import build_for_loading, describe, learner_side, sibling, upload
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
 from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
 
@@ -56,32 +56,26 @@ def build(kata, shape, device):
 
 def load(kata, model, state, case):
     """load_hf_weights with a checkpoint that fits; then check that the weights really moved."""
-    try:
-        kata.load_hf_weights(model, state)
+    try:  # the loaded weights are compared where they are (when grading, in the worker)
+        loaded = learner_side(kata).load_and_compare(kata.load_hf_weights, model, state, prefix="transformer.",
+                                                     skip=("lm_head.weight",))
     except (ValueError, KeyError, RuntimeError) as error:
         fail(case, f"load_hf_weights refused a GPT-2 checkpoint that fits the model: "
              f"{type(error).__name__}: {error}",
              "strip the 'transformer.' prefix; skip lm_head.weight and the attn.bias / attn.masked_bias "
              "buffers; every other name is one of your model's")
-    own, compared = model.state_dict(), set()
-    for name, tensor in state.items():
-        name = name.removeprefix("transformer.")
-        if name not in own or name == "lm_head.weight":
-            continue
-        compared.add(name)
-        if not torch.equal(own[name].cpu(), tensor.cpu()):
-            fail(case, f"after load_hf_weights, {name} does not hold the checkpoint's values",
-                 "copy into the model's own tensors: model.state_dict()[name].copy_(tensor) under "
-                 "torch.no_grad() (assigning to the dict changes nothing)")
-    for name, parameter in model.named_parameters():  # a tied head is listed once, as wte.weight
-        if name not in compared and parameter.isnan().any():  # still build()'s fill: never loaded
-            if name == "lm_head.weight":
-                fail(case, "lm_head.weight is not wte.weight, and load_hf_weights did not set it: your "
-                     "head keeps its initial values", "tie it: self.lm_head.weight = self.wte.weight",
-                     diagnosis="untied head")
-            fail(case, f"after load_hf_weights, {name} still holds its initial values: no tensor of the "
-                 "checkpoint was loaded into it", "every parameter of GPT2 has a tensor in a GPT-2 "
-                 "checkpoint: compare your names with model.state_dict().keys()")
+    for name in loaded["differs"]:
+        fail(case, f"after load_hf_weights, {name} does not hold the checkpoint's values",
+             "copy into the model's own tensors: model.state_dict()[name].copy_(tensor) under "
+             "torch.no_grad() (assigning to the dict changes nothing)")
+    for name in loaded["nan"]:  # still build()'s fill, never loaded (a tied head is listed once, as wte.weight)
+        if name == "lm_head.weight":
+            fail(case, "lm_head.weight is not wte.weight, and load_hf_weights did not set it: your "
+                 "head keeps its initial values", "tie it: self.lm_head.weight = self.wte.weight",
+                 diagnosis="untied head")
+        fail(case, f"after load_hf_weights, {name} still holds its initial values: no tensor of the "
+             "checkpoint was loaded into it", "every parameter of GPT2 has a tensor in a GPT-2 "
+             "checkpoint: compare your names with model.state_dict().keys()")
     return model
 
 

@@ -47,6 +47,20 @@ def sum_of_squares_grads(module, x, names):
     return {name: getattr(module, name).grad for name in names}
 
 
+def load_and_compare(load, model, state: dict, *, prefix: str = "", skip=()) -> dict:
+    """load(model, state), then what the model holds: the checkpoint's names it has (without
+    `prefix`, less `skip`), those whose values differ from the checkpoint's, and the parameters
+    still NaN (never loaded). Only names come back, never the tensors (GPT-2 124M is 0.5 GB)."""
+    load(model, state)
+    with torch.no_grad():
+        own = model.state_dict()
+        compared = [n for n in (name.removeprefix(prefix) for name in state) if n in own and n not in skip]
+        differs = [n for n in compared if not torch.equal(own[n].cpu(), state[prefix + n if prefix + n in state
+                                                                               else n].cpu())]
+        nan = [name for name, p in model.named_parameters() if name not in compared and p.isnan().any()]
+    return {"compared": compared, "differs": differs, "nan": nan}
+
+
 def receive(obj):
     """`obj` as the learner's code receives it: e10's GPT2LMHeadModel, rebuilt from its parameters
     when grading, so that the parameters in the learner's groups are the model's own."""
