@@ -110,8 +110,14 @@ class Judge:
             self.current = exercise
 
     def pytest_collection_finish(self, session) -> None:
-        if self.use_sandbox and self.order:  # the zygote imports torch while the first test is set up
+        """Start what takes seconds to import while the first tests run: the zygote (torch) and the
+        worker that can import transformers (e06's from_pretrained)."""
+        if self.use_sandbox and self.order:
             self._zygote()
+        pretrained = {item.get_closest_marker("kata").args[0] for item in session.items
+                      if item.get_closest_marker("pretrained") and item.get_closest_marker("kata")}
+        for exercise in sorted(pretrained):
+            self._start(exercise, True)
 
     def pytest_sessionfinish(self) -> None:
         self.close()
