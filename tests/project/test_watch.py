@@ -49,6 +49,13 @@ class Lines:
         raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
 
 
+def allowed(seconds: float = 3.0) -> float:
+    """A latency bound with room for CI (3 s for a 1 s target), stretched on a machine busier than
+    its cores (load average 6 on 2 cores: 9 s), where every process waits its turn."""
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+    return seconds * max(1.0, load / (os.cpu_count() or 1))
+
+
 def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
     package = make_package(tmp_path, ROOT / "solutions", {"e03_heads": [(SPLIT, "return x  # (B, nh, T, hs)")]})
     target = tmp_path / package / "e03_heads.py"
@@ -87,7 +94,7 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
         watcher.wait()
     print(f"\nwatch mode: verdict {latency:.2f} s after the save (measured by the test), "
           f"{reported:.2f} s (reported by the watcher)")
-    assert latency < 3.0, f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
+    assert latency < allowed(), f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
 
 
 def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
@@ -119,7 +126,7 @@ def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
         watcher.kill()
         watcher.wait()
     print(f"\nwatch mode, e06: verdicts {', '.join(f'{t:.2f}' for t in latencies)} s after the saves")
-    assert max(latencies) < 3.0, f"e06's verdicts came {latencies} s after the saves (target: under 1 s)"
+    assert max(latencies) < allowed(), f"e06's verdicts came {latencies} s after the saves (target: under 1 s)"
 
 
 # -- the watcher's decisions, in this process ------------------------------------------------------
