@@ -49,6 +49,13 @@ class Lines:
         raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
 
 
+def watcher_environment() -> dict[str, str]:
+    """For a watcher started by a test: one torch thread. With pytest-xdist's other worker and other
+    processes on the same cores, torch's threads waiting on each other (OpenMP spins) would make
+    the latency measure the machine's load, not the watcher (seen: 4 to 17 s for the same verdict)."""
+    return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", OMP_NUM_THREADS="1")
+
+
 def allowed(seconds: float = 3.0) -> float:
     """A latency bound with room for CI (3 s for a 1 s target), stretched on a machine busier than
     its cores (load average 6 on 2 cores: 9 s), where every process waits its turn. The busier of
@@ -60,7 +67,7 @@ def allowed(seconds: float = 3.0) -> float:
 def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
     package = make_package(tmp_path, ROOT / "solutions", {"e03_heads": [(SPLIT, "return x  # (B, nh, T, hs)")]})
     target = tmp_path / package / "e03_heads.py"
-    environ = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8")
+    environ = watcher_environment()
     environ.pop("PYTHONDONTWRITEBYTECODE", None)  # a learner's Python writes .pyc files: so must this one
     watcher = subprocess.Popen(
         [sys.executable, "-m", "gpt2lab", "watch", "e01", "e03", "--impl", package, "--root", str(tmp_path),
@@ -106,7 +113,7 @@ def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
     watcher = subprocess.Popen(
         [sys.executable, "-m", "gpt2lab", "watch", "e06", "--impl", package, "--root", str(tmp_path),
          "--device", "cpu", "--max-runs", "3", "--timeout", "150", "--interval", "0.05"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8"),
+        cwd=ROOT, env=watcher_environment(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = Lines(watcher.stdout)
     latencies = []
