@@ -5,6 +5,7 @@
 
 What it measures, each in a fresh process, as a learner or a teacher would run it:
 - the floors: `import torch`, and torch plus transformers' GPT-2 module (best of --repeat);
+- `nox -s hint -- e01 --all`, which must not import torch (best of --repeat);
 - `nox -s check -- e01` on the stubs, and `python -m gpt2lab check e01` (best of --repeat);
 - every hidden suite against the solutions with pytest-xdist (`nox -s solutions -- -n 2`), with
   pytest's slowest tests;
@@ -133,6 +134,8 @@ def measure_waits(args, report, results: dict) -> None:
     report("import torch + transformers GPT-2 (floor)",
            best([PY, "-c", "import torch, transformers.models.gpt2.modeling_gpt2"], args.repeat),
            'python -c "import torch, transformers.models.gpt2.modeling_gpt2"')
+    report("a hint, cold, with nox (no torch)", best([*NOX, "-s", "hint", "--", "e01", "--all"], args.repeat),
+           "nox -s hint -- e01 --all")
     report("check e01, cold, with nox", best([*NOX, "-s", "check", "--", "e01"], args.repeat),
            "nox -s check -- e01")
     report("check e01, cold, without nox", best([PY, "-m", "gpt2lab", "check", "e01"], args.repeat),

@@ -59,6 +59,17 @@ EXERCISES: tuple[Exercise, ...] = (
 BY_ID = {exercise.id: exercise for exercise in EXERCISES}
 
 
+def requirements(exercise_id: str) -> set[str]:
+    """Every exercise that `exercise_id` builds on, directly or not."""
+    found, todo = set(), list(BY_ID[exercise_id].requires) if exercise_id in BY_ID else []
+    while todo:
+        current = todo.pop()
+        if current not in found:
+            found.add(current)
+            todo += BY_ID[current].requires if current in BY_ID else []
+    return found
+
+
 def find(name: str) -> Exercise:
     """Accept "e04", "4", "04" or "e04_attention"; raise KeyError with the valid names."""
     key = name.strip().lower().removesuffix(".py").split("/")[-1]

@@ -76,8 +76,18 @@ def _default_root() -> Path:
     return cwd if (cwd / "exercises").is_dir() and (cwd / "tests" / "katas").is_dir() else catalog.ROOT
 
 
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value >= 0:  # also NaN
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more; 0: no limit)")
+    return value
+
+
 def _time_limit_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=float, default=catalog.TIME_LIMIT, metavar="SECONDS",
+    p.add_argument("--time-limit", type=_seconds, default=catalog.TIME_LIMIT, metavar="SECONDS",
                    help="stop a test that runs longer than this: a loop that never ends "
                    f"(default {catalog.TIME_LIMIT:g}; 0: no limit)")
 

@@ -45,17 +45,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(Deadline(config, seconds), "gpt2lab-deadline")
 
 
-def requirements(exercise_id: str) -> set[str]:
-    """Every exercise that `exercise_id` builds on, directly or not."""
-    found, todo = set(), list(catalog.BY_ID[exercise_id].requires) if exercise_id in catalog.BY_ID else []
-    while todo:
-        current = todo.pop()
-        if current not in found:
-            found.add(current)
-            todo += catalog.BY_ID[current].requires if current in catalog.BY_ID else []
-    return found
-
-
 class Deadline:
     """One per pytest session: arms the timer around each test and remembers what ran too long."""
 
@@ -78,7 +67,7 @@ class Deadline:
         if exercise.id in self.stopped:
             raise KataFailure(f"not run: an earlier case of {exercise.id}, {self.stopped[exercise.id]}, "
                               "ran past the time limit (see that case)")
-        culprit = next((e for e in sorted(requirements(exercise.id)) if e in self.looped), None)
+        culprit = next((e for e in sorted(catalog.requirements(exercise.id)) if e in self.looped), None)
         if culprit is not None:
             raise KataFailure(f"not run: it builds on {culprit}, whose code ran past the time limit in "
                               f"{self.looped[culprit]}: fix {culprit} first")

@@ -176,6 +176,9 @@ def _finished(results: list[ExerciseResult]) -> list[str]:
         return [f"Everything with tests passes; no hidden suite found for {', '.join(untested)}."]
     if len(results) == 1:
         return [f"{results[0].exercise.id} passes. Run `nox -s check` for the whole course."]
+    if not {e.id for e in catalog.EXERCISES if not e.bonus} <= {r.exercise.id for r in results}:
+        ids = ", ".join(r.exercise.id for r in results)
+        return [f"{ids}: every one checked passes. Run `nox -s check` for the whole course."]
     core = [r for r in results if not r.exercise.bonus]
     bonus = [r for r in results if r.exercise.bonus and r.status != PASSED]
     if not bonus:
@@ -184,7 +187,7 @@ def _finished(results: list[ExerciseResult]) -> list[str]:
     first, last = (core[0].exercise.id, core[-1].exercise.id) if core else ("", "")
     lines = [f"The core course passes ({first} to {last}): your GPT-2 is complete." if core
              else "Every exercise started passes.", "What next:",
-             "  nox -s demo     your GPT-2 writes, with OpenAI's pretrained weights",
+             "  nox -s demo     your GPT-2 writes, with OpenAI's pretrained weights (548 MB to download once)",
              "  nox -s train    train your GPT-2 on Shakespeare and watch the loss fall"
              + (" (after bonus e10, your training step)" if any(r.exercise.id == "e10" for r in bonus) else ""),
              "  the bonus katas, in any order:"]

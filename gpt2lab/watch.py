@@ -77,6 +77,7 @@ class Watcher:
         self.clear = out.isatty() if clear is None else clear
         self.clock = clock
         self.results: dict[str, check.ExerciseResult] = {}
+        self.modules = {"__init__"}  # the learner's modules imported by the checks (see imported)
         self.runs = 0
 
     # -- checking ---------------------------------------------------------------------------
@@ -96,14 +97,16 @@ class Watcher:
         builtin_rules.mark(results, self.root, self.impl)  # the teacher's rules on built-ins
         for result in results:
             self.results[result.exercise.id] = result  # a new result: not out of date
+        self.imported()  # before the next save forgets them
         self.runs += 1
         # blocked-by follows the latest status of everything known, not only what was just checked
         check.link_blocked([self.results[e.id] for e in self.course if e.id in self.results])
 
     def imported(self) -> set[str]:
-        """The learner's modules imported so far, by file name ("__init__" for the package)."""
+        """The learner's modules any check has imported so far, by file name ("__init__": the package)."""
         prefix = self.impl + "."
-        return {"__init__"} | {name[len(prefix):] for name in sys.modules if name.startswith(prefix)}
+        self.modules |= {name[len(prefix):] for name in sys.modules if name.startswith(prefix)}
+        return self.modules
 
     def after_save(self, changed: list[Path], imported: set[str] | None = None) -> tuple[set[str], set[str]]:
         """Which exercises to check after these files were saved: first (the verdict the learner

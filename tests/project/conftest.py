@@ -2,11 +2,14 @@
 and reach the stubs as the kata ships them.
 
 The stubs. A learner writes their code in exercises/ of this very repository, so the repository's
-tests never read the working tree's exercises/: they read it as committed at HEAD (`git archive`),
-extracted once per test process (`stubs_root`). Set GPT2LAB_STUBS to another git revision when
-HEAD holds your own work (`GPT2LAB_STUBS=origin/main nox -s tests`). Without git (a copy
-downloaded as an archive) the stubs cannot be told apart from a learner's work: the tests that
-need them are skipped, with that reason, and every other test runs.
+tests never read the working tree's exercises/: they read it as committed in git (`git archive`),
+extracted once per test process (`stubs_root`): at HEAD, or, when a learner committed their work
+(an exercise file without any `raise NotImplementedError` left), at the newest earlier commit of
+exercises/ where every file still has one. A commit of half-done files cannot be told from a stub
+that way: set GPT2LAB_STUBS to the revision that holds the stubs (`GPT2LAB_STUBS=origin/main nox
+-s tests`). Without git (a copy downloaded as an archive) the stubs cannot be told apart from a
+learner's work at all: the tests that need them are skipped, with that reason, and every other
+test runs.
 """
 
 from __future__ import annotations
@@ -33,23 +36,38 @@ GIT = ["git", "-c", "user.name=ci", "-c", "user.email=ci@localhost", "-c", "init
        "-c", "commit.gpgsign=false", "-c", "core.hooksPath=/dev/null"]
 
 
-def stubs_revision() -> str:
-    return os.environ.get("GPT2LAB_STUBS") or "HEAD"
+def _git(root: Path, *args: str) -> bytes:
+    return subprocess.run(["git", *args], cwd=root, capture_output=True, check=True).stdout
 
 
-def extract_stubs(target: Path, root: Path = ROOT, revision: str | None = None) -> Path | None:
-    """Write exercises/ as committed at `revision` of `root` into target/exercises and return target;
-    None when there is no git, no repository or no such revision."""
-    revision = revision or stubs_revision()
+def _unpack(archive: bytes, target: Path) -> None:
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, **({"filter": "data"} if hasattr(tarfile, "data_filter") else {}))
+
+
+def _stubs_in(archive: bytes) -> bool:
+    """Every exercise file of this `git archive` of exercises/ still has a `raise NotImplementedError`."""
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        files = {m.name: tar.extractfile(m).read() for m in tar.getmembers() if m.isfile()}
+    modules = [f"exercises/{e.module}.py" for e in catalog.EXERCISES]
+    return all(b"raise NotImplementedError" in files.get(name, b"") for name in modules)
+
+
+def extract_stubs(target: Path, root: Path = ROOT) -> Path | None:
+    """Write the stubs' exercises/ (see the docstring above) into target/exercises and return
+    target; None when there is no git, no repository, or no commit with the stubs."""
+    chosen = os.environ.get("GPT2LAB_STUBS")
     try:
-        archive = subprocess.run(["git", "archive", "--format=tar", revision, "exercises"], cwd=root,
-                                 capture_output=True, check=True).stdout
+        candidates = [chosen] if chosen else ["HEAD", *_git(root, "rev-list", "--max-count=50", "HEAD",
+                                                                "--", "exercises").decode().split()]
+        for revision in candidates:
+            archive = _git(root, "archive", "--format=tar", revision, "exercises")
+            if chosen or _stubs_in(archive):
+                _unpack(archive, target)
+                return target if (target / "exercises" / "__init__.py").is_file() else None
     except (OSError, subprocess.CalledProcessError):
         return None
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        safe = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}
-        tar.extractall(target, **safe)
-    return target if (target / "exercises" / "__init__.py").is_file() else None
+    return None
 
 
 @cache
@@ -63,8 +81,8 @@ def stubs_root() -> Path:
     """A directory holding only exercises/, the stubs as the kata ships them (see the docstring above)."""
     root = _stubs_root()
     if root is None:
-        pytest.skip(f"no git history here (or no revision {stubs_revision()!r}): the stubs cannot be told "
-                    "apart from your own work in exercises/")
+        pytest.skip("no git history here with the stubs (or no revision GPT2LAB_STUBS names): they cannot "
+                    "be told apart from your own work in exercises/")
     return root
 
 

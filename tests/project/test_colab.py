@@ -82,12 +82,26 @@ def test_notebook_runs_from_top_to_bottom(tmp_path):
     assert re.search(r"· e01 +LayerNorm .* not started", out) and "Next: e01" in out
     assert "e01 — LayerNorm over the embedding dimension — hint 1 of" in out
     assert (machine / "my_exercises.zip").exists()
-    assert "Traceback" not in out
+    # the payoff cells, before the exercises are written: each says what is missing, in one message
+    assert "your GPT-2 is not finished" in out and "The demo needs e01 to e07" in out
+    assert "gpt2lab train: e06" in out and "write them first (nox -s check -- e10)" in out
+    assert "Traceback" not in out + done.stderr
 
 
 def test_notebook_without_a_repository_says_what_to_set(tmp_path):
     done = run_notebook(NOTEBOOK, tmp_path, GPT2LAB_REPO="")
-    assert done.returncode == 1 and "REPO_URL is empty" in done.stderr
+    assert done.returncode == 1 and "REPO_URL is empty. Edit line 3 of this cell" in done.stderr
+    cell = nbrun.code_cells(NOTEBOOK)[0]
+    assert cell.splitlines()[2].startswith('REPO_URL = os.environ.get("GPT2LAB_REPO", ')  # that line, indeed
+
+
+def test_the_loss_curve_cell_shows_the_picture_training_saves(tmp_path):
+    """What the train cell reads is where `nox -s train` writes its picture (gpt2lab/train.py)."""
+    from gpt2lab import train
+
+    [cell] = [c for c in nbrun.code_cells(NOTEBOOK) if "nox -s train" in c]
+    assert 'os.path.join(KATA, ".gpt2lab", "train", "loss.png")' in cell
+    assert train.OUT.as_posix() == ".gpt2lab/train" and "display(Image(filename=curve))" in cell
 
 
 def repository_url(root: Path = ROOT) -> str | None:

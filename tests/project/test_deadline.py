@@ -60,6 +60,15 @@ def test_a_slow_test_outside_the_learners_code_does_not_stop_the_rest(grade, mon
     assert result.passed == len(result.graded) - 1
 
 
+def test_a_time_limit_that_is_not_a_number_of_seconds_is_refused(capsys):
+    from gpt2lab import cli
+
+    for bad in ("-3", "soon", "nan"):
+        with pytest.raises(SystemExit) as stop:
+            cli.main(["check", "e01", "--time-limit", bad])
+        assert stop.value.code == 2 and "is not a number of seconds" in capsys.readouterr().err
+
+
 def alive(pid: int) -> bool:
     """Running (a zombie waiting for its parent to read its status counts as ended)."""
     try:

@@ -101,10 +101,9 @@ def test_verbose_shows_each_failing_cases_message_and_does_not_suggest_itself():
 
 
 def core_and_bonus(bonus_status: str = "not_started") -> list[ExerciseResult]:
-    """Two core exercises that pass, and two bonus exercises in the given state."""
-    done = [ExerciseResult(e, [verdict(e, "passed", "a")]) for e in (exercise(1), exercise(2))]
-    bonus = [catalog.Exercise(f"e{n}", f"e{n}_thing", f"Bonus {n}", f"Extra {n}", bonus=True) for n in (8, 10)]
-    return done + [ExerciseResult(e, [verdict(e, bonus_status, "a", message="x")]) for e in bonus]
+    """The catalogue's core exercises, passing, and its bonus exercises in the given state."""
+    return [ExerciseResult(e, [verdict(e, bonus_status if e.bonus else "passed", "a", message="x")])
+            for e in catalog.EXERCISES]
 
 
 def test_the_core_course_done_is_said_with_what_comes_next():
@@ -113,13 +112,32 @@ def test_the_core_course_done_is_said_with_what_comes_next():
     results = core_and_bonus()
     assert course_passes(results) and not course_passes(results, named=True)
     text = render(results, header="H", style=PLAIN)
-    assert "The core course passes (e01 to e02): your GPT-2 is complete." in text
+    assert "The core course passes (e01 to e07): your GPT-2 is complete." in text
     assert "nox -s demo" in text and "nox -s train" in text and "(after bonus e10" in text
-    assert "e8  Bonus 8: nox -s check -- e8" in text and "Next:" not in text
-    named = render(results, header="H", style=PLAIN, named=True)  # `nox -s check -- e01 e02 e8 e10`
-    assert "Next: e8" in named
+    assert "e08  A key/value cache for fast generation: nox -s check -- e08" in text and "Next:" not in text
+    named = render(results, header="H", style=PLAIN, named=True)  # `nox -s check -- e01 ... e10`
+    assert "Next: e08" in named
     started = core_and_bonus("failed")  # a bonus exercise counts once it is started
-    assert not course_passes(started) and "Next: e8" in render(started, header="H", style=PLAIN)
+    assert not course_passes(started) and "Next: e08" in render(started, header="H", style=PLAIN)
+
+
+def test_check_exits_0_once_the_core_course_passes(monkeypatch, capsys):
+    """`nox -s check`: e01-e07 pass, the bonus exercises are not started: done, exit 0. A bonus
+    exercise named on the command line, or started, counts."""
+    from gpt2lab import check, cli
+
+    def run(exercises, **options):
+        started = {"e09"} if options.get("seed") == 1 else set()
+        return [ExerciseResult(e, [verdict(e, "not_started" if e.bonus and e.id not in started else
+                                           "failed" if e.bonus else "passed", "a", message="x")])
+                for e in exercises]
+
+    monkeypatch.setattr(check, "run", run)
+    root = ["--root", str(stubs_root()), "--device", "cpu"]
+    assert cli.main(["check", *root]) == 0
+    assert "The core course passes (e01 to e07): your GPT-2 is complete." in capsys.readouterr().out
+    assert cli.main(["check", "e08", *root]) == 1 and "Next: e08" in capsys.readouterr().out
+    assert cli.main(["check", "--seed", "1", *root]) == 1 and "Next: e09" in capsys.readouterr().out
 
 
 def test_a_result_older_than_what_it_builds_on_is_shown_out_of_date_never_as_the_next_step():
@@ -143,7 +161,10 @@ def test_not_started_blocked_and_done_explanations():
     assert "e03 builds on e02, which is not passing yet: fix e02 first." in e3
     done = render(results[:1], header="H", style=PLAIN)
     assert "e01 passes. Run `nox -s check` for the whole course." in done
-    assert "All done: every exercise passes." in render([results[0], results[0]], header="H", style=PLAIN)
+    some = render([results[0], results[0]], header="H", style=PLAIN)
+    assert "e01, e01: every one checked passes. Run `nox -s check` for the whole course." in some
+    everything = [ExerciseResult(e, [verdict(e, "passed", "a")]) for e in catalog.EXERCISES]
+    assert "All done: every exercise passes." in render(everything, header="H", style=PLAIN)
 
 
 def test_no_tests_is_never_the_next_exercise():

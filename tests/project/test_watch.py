@@ -49,10 +49,25 @@ class Lines:
         raise AssertionError(f"no line matching {pattern!r}; output so far:\n" + "\n".join(self.seen))
 
 
+def watcher_environment() -> dict[str, str]:
+    """For a watcher started by a test: one torch thread. With pytest-xdist's other worker and other
+    processes on the same cores, torch's threads waiting on each other (OpenMP spins) would make
+    the latency measure the machine's load, not the watcher (seen: 4 to 17 s for the same verdict)."""
+    return dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8", OMP_NUM_THREADS="1")
+
+
+def allowed(seconds: float = 3.0) -> float:
+    """A latency bound with room for CI (3 s for a 1 s target), stretched on a machine busier than
+    its cores (load average 6 on 2 cores: 9 s), where every process waits its turn. The busier of
+    the last 1 and 5 minutes counts: the load average lags behind a burst."""
+    load = max(os.getloadavg()[:2]) if hasattr(os, "getloadavg") else 0.0
+    return seconds * max(1.0, load / (os.cpu_count() or 1))
+
+
 def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
     package = make_package(tmp_path, ROOT / "solutions", {"e03_heads": [(SPLIT, "return x  # (B, nh, T, hs)")]})
     target = tmp_path / package / "e03_heads.py"
-    environ = dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8")
+    environ = watcher_environment()
     environ.pop("PYTHONDONTWRITEBYTECODE", None)  # a learner's Python writes .pyc files: so must this one
     watcher = subprocess.Popen(
         [sys.executable, "-m", "gpt2lab", "watch", "e01", "e03", "--impl", package, "--root", str(tmp_path),
@@ -61,7 +76,7 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
     lines = Lines(watcher.stdout)
     try:
         _, first = lines.until(r"^Watching ", timeout=120)  # cold start: torch, pytest, both suites
-        assert re.search(r"✔ e01 .* passed 15/15", first) and re.search(r"✘ e03 .* failing", first), first
+        assert re.search(r"✔ e01 .* passed \(15 cases\)", first) and re.search(r"✘ e03 .* failing", first), first
         assert "move it with transpose(1, 2)" in first
 
         # save the fix: the verdict must follow
@@ -70,7 +85,7 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
         mtime = target.stat().st_mtime_ns
         arrived, second = lines.until(r"^Watching ", timeout=30)
         latency = arrived - saved
-        assert re.search(r"✔ e03 .* passed 13/13", second), second
+        assert re.search(r"✔ e03 .* passed \(13 cases\)", second), second
         reported = float(re.search(r"verdict (\d+\.\d+) s after the save", second).group(1))
 
         # a second save of the same size within the same second: stale bytecode must not be used
@@ -87,7 +102,7 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
         watcher.wait()
     print(f"\nwatch mode: verdict {latency:.2f} s after the save (measured by the test), "
           f"{reported:.2f} s (reported by the watcher)")
-    assert latency < 3.0, f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
+    assert latency < allowed(), f"the verdict came {latency:.2f} s after the save (target: under 1 s)"
 
 
 def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
@@ -98,7 +113,7 @@ def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
     watcher = subprocess.Popen(
         [sys.executable, "-m", "gpt2lab", "watch", "e06", "--impl", package, "--root", str(tmp_path),
          "--device", "cpu", "--max-runs", "3", "--timeout", "150", "--interval", "0.05"],
-        cwd=ROOT, env=dict(os.environ, PYTHONPATH=str(ROOT), PYTHONIOENCODING="utf-8"),
+        cwd=ROOT, env=watcher_environment(),
         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     lines = Lines(watcher.stdout)
     latencies = []
@@ -119,7 +134,7 @@ def test_the_full_size_model_is_answered_within_a_second_too(tmp_path):
         watcher.kill()
         watcher.wait()
     print(f"\nwatch mode, e06: verdicts {', '.join(f'{t:.2f}' for t in latencies)} s after the saves")
-    assert max(latencies) < 3.0, f"e06's verdicts came {latencies} s after the saves (target: under 1 s)"
+    assert max(latencies) < allowed(), f"e06's verdicts came {latencies} s after the saves (target: under 1 s)"
 
 
 # -- the watcher's decisions, in this process ------------------------------------------------------
