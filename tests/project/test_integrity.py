@@ -27,7 +27,8 @@ SPLIT = "    B, T, C = x.shape\n    x = x.view(B, T, n_head, C // n_head)"
 # The static check
 # ---------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("folder", ["exercises", "solutions", "tests/project/alternative"])
+@pytest.mark.parametrize("folder", ["exercises", "solutions", "tests/project/alternative",
+                                    "tests/project/hf_port"])
 def test_the_course_itself_passes_the_static_check(folder):
     package = ROOT / folder
     for exercise in catalog.EXERCISES:
