@@ -2,7 +2,7 @@
 computes); the parameter groups against nanoGPT's rule on your GPT2 and on transformers' model; the
 learning rate against transformers' cosine-with-min-lr schedule (with llm.c's warmup, one step
 earlier); and whole training steps against the same steps taken with GPT2LMHeadModel and a torch
-optimizer on the same weights, parameter by parameter.
+optimizer on the same weights, weight by weight (within 2e-5, more where Adam magnifies rounding).
 """
 
 import copy
@@ -19,8 +19,10 @@ from gpt2lab.verdict import AdamSlack, Mistake, expect_close, fail
 pytestmark = pytest.mark.kata("e10")
 
 LOSS_ATOL, LOSS_RTOL = 1e-5, 1e-5  # one float32 cross-entropy, summed in another order
-WEIGHT_ATOL = 2e-5  # after 1-3 steps of lr <= 3e-3 (AdamW) or 0.1 (SGD): rounding moves weights < 5e-6,
-GRAD_NOISE = 1e-5  # except where Adam magnifies it (verdict.AdamSlack): 10x what float32 gradients differ by
+WEIGHT_ATOL = 2e-5  # after 1-3 steps of lr <= 3e-3 (AdamW) or 0.1 (SGD): rounding moves weights < 5e-6
+# Correct float32 gradients differ by < 1e-6 of their tensor's largest: Adam magnifies that where the
+# gradients are about 0, and verdict.AdamSlack allows for it per weight
+GRAD_NOISE = 1e-5
 NO_SHIFT = "loss not shifted"
 DECAY_ALL = "weight decay on biases and LayerNorm"
 NOT_CLIPPED = "gradients not clipped before the step"
@@ -264,8 +266,7 @@ def groups_of(model, weight_decay, decay_all=False):
 def hf_training(ref, batches, lrs, make_optimizer, max_norm, weight_decay, *, zero_grad=True, clip="before",
                 lr_groups="all", lr_late=False, decay_all=False):
     """The steps taken with GPT2LMHeadModel(labels=idx).loss; the keywords switch on classic mistakes.
-    Returns, after each step, the loss, the weights and how far from them a correct step may land
-    (both named as in your GPT2)."""
+    After each step: the loss, the weights and how far from them a correct step may land (by name)."""
     ref = copy.deepcopy(ref)
     optimizer = make_optimizer(groups_of(ref, weight_decay, decay_all))
     slack = AdamSlack(ref, atol=WEIGHT_ATOL, grad_noise=GRAD_NOISE, prefix="transformer.")
@@ -314,18 +315,14 @@ def weights(model, prefix=""):
     return {name.removeprefix(prefix): p.detach().clone() for name, p in model.named_parameters()}
 
 
-def distance(a, b, allowed):
-    """The largest difference between two sets of weights, in units of each weight's tolerance."""
+def distance(a, b, allowed):  # the largest difference, in units of each weight's tolerance
     return max(((a[name] - b[name]).abs() / tolerance).max().item() for name, tolerance in allowed.items())
 
 
 def expect_loss(loss, expected, *, case, step, variants):
-    """The loss train_step returned is GPT-2's on this batch; else a classic mistake's name, when its
-    loss is the one returned (the weights of an earlier step can be within their tolerance and yet
-    give another loss)."""
-    def close(a, b):
-        return abs(a - b) <= LOSS_ATOL + LOSS_RTOL * abs(b)
-
+    """The loss train_step returned is GPT-2's on this batch; else a classic mistake's name when its loss
+    is this one (weights within their tolerance after a step can still give another loss at the next)."""
+    close = lambda a, b: abs(a - b) <= LOSS_ATOL + LOSS_RTOL * abs(b)  # noqa: E731
     if close(loss, expected):
         return
     what = f"train_step returned a loss {abs(loss - expected):.2e} away from GPT-2's on this batch"
@@ -338,9 +335,8 @@ def expect_loss(loss, expected, *, case, step, variants):
 
 
 def expect_weights(got, expected, allowed, *, case, variants):
-    """Every weight within its tolerance of GPT-2's; else the worst ones, and the name of a classic
-    mistake when it explains the difference: got is within 10 tolerances of it, and nearer to it than
-    to GPT-2's."""
+    """Every weight within its tolerance of GPT-2's; else the worst ones, and a classic mistake's name
+    when it explains the difference: within 10 tolerances of it, and nearer to it than to GPT-2's."""
     off = {name: (got[name] - tensor).abs().max().item() for name, tensor in expected.items()
            if ((got[name] - tensor).abs() > allowed[name]).any()}
     if not off:
@@ -388,9 +384,7 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
     optimizer = make_optimizer(kata.param_groups(model, weight_decay))
     g = reference.generator(case_seed)
     batches = [torch.randint(0, shape[0], (B, T), generator=g).to(device) for _ in lrs]
-    def run(**flags):
-        return hf_training(ref, batches, lrs, make_optimizer, max_norm, weight_decay, **flags)
-
+    run = lambda **flags: hf_training(ref, batches, lrs, make_optimizer, max_norm, weight_decay, **flags)  # noqa: E731
     losses, states, allowed = run()
     for step, (idx, lr) in enumerate(zip(batches, lrs)):
         where = f"{case}: step {step + 1}"
