@@ -51,8 +51,9 @@ class GPT2(nn.Module):
         wte:     nn.Embedding(V, C)             token embeddings
         wpe:     nn.Embedding(n_positions, C)   position embeddings
         drop:    nn.Dropout(config.dropout)     on the sum of the two embeddings
-        h:       clones(Block(...), n_layer)    your blocks (e05), with config.dropout and eps
-        ln_f:    your LayerNorm(C)              after the last block
+        h:       clones(Block(...), n_layer)    your blocks (e05), with config.dropout and
+                                                 config.layer_norm_epsilon
+        ln_f:    your LayerNorm(C)              after the last block, with the same eps
         lm_head: nn.Linear(C, V, bias=False)    whose weight *is* wte.weight (tied: assign the
                                                  parameter, do not copy it)
     Keep the config as self.config (generation in e07 reads config.n_positions).
@@ -69,7 +70,8 @@ class GPT2(nn.Module):
     Español: GPT-2 con cabeza de modelado de lenguaje (GPT2LMHeadModel de Hugging Face).
     Submódulos: `wte` nn.Embedding(V, C); `wpe` nn.Embedding(n_positions, C); `drop`
     nn.Dropout(config.dropout) sobre la suma de los embeddings; `h` = clones(Block(...), n_layer)
-    con tus bloques; `ln_f` tu LayerNorm(C); `lm_head` nn.Linear(C, V, bias=False) cuyo peso *es*
+    con tus bloques, con config.dropout y config.layer_norm_epsilon; `ln_f` tu LayerNorm(C), con el
+    mismo eps; `lm_head` nn.Linear(C, V, bias=False) cuyo peso *es*
     wte.weight (atado: asigna el parámetro, no lo copies). Guarda la config en self.config.
     forward(idx): ids (B, T) con 1 <= T <= n_positions -> logits (B, T, V): x = drop(wte(idx) +
     wpe(posiciones 0..T-1)), los bloques en orden, lm_head(ln_f(x)). Si T > n_positions, lanza

@@ -78,26 +78,30 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
 def lr_at(step: int, max_lr: float, warmup_steps: int, max_steps: int, min_lr: float) -> float:
     """The learning rate of step `step` (0, 1, 2, ...): linear warmup, cosine decay, then a floor.
 
-    nanoGPT's convention, exactly:
+    The formula of llm.c's train_gpt2.py, exactly:
         step < warmup_steps:      max_lr * (step + 1) / warmup_steps
                                   (max_lr / warmup_steps at step 0, max_lr at step warmup_steps - 1)
         warmup_steps <= step <= max_steps:
             progress = (step - warmup_steps) / (max_steps - warmup_steps)      from 0 to 1
             min_lr + 0.5 * (1 + cos(pi * progress)) * (max_lr - min_lr)      from max_lr to min_lr
         step > max_steps:         min_lr
-    Returns a Python float. (Hugging Face's get_cosine_with_min_lr_schedule_with_warmup draws the
-    same cosine, but its warmup starts from 0 at step 0, one step behind, and its cosine climbs
-    again after max_steps.)
+    Returns a Python float. (nanoGPT's train.py warms up with (step + 1) / (warmup_steps + 1), and
+    before December 2024 with step / warmup_steps; Hugging Face's
+    get_cosine_with_min_lr_schedule_with_warmup draws the same cosine, but its warmup starts from 0
+    at step 0, one step behind, and its cosine climbs again after max_steps. This kata keeps
+    llm.c's.)
 
     Traps: a warmup of step / warmup_steps spends step 0 with learning rate 0; the decay starts where
     the warmup ends, not at step 0; it ends at min_lr, not 0, and stays there.
 
     Español: la tasa de aprendizaje del paso `step`: warmup lineal, descenso en coseno y un mínimo.
-    Con la convención de nanoGPT: si step < warmup_steps, max_lr * (step + 1) / warmup_steps; entre
-    warmup_steps y max_steps, con progress = (step - warmup_steps) / (max_steps - warmup_steps),
-    min_lr + 0.5 * (1 + cos(pi * progress)) * (max_lr - min_lr); después de max_steps, min_lr.
-    Devuelve un float. Trampas: step / warmup_steps deja el paso 0 con tasa 0; el descenso empieza
-    donde acaba el warmup; termina en min_lr, no en 0, y se queda ahí.
+    Con la fórmula de train_gpt2.py de llm.c: si step < warmup_steps, max_lr * (step + 1) /
+    warmup_steps; entre warmup_steps y max_steps, con progress = (step - warmup_steps) /
+    (max_steps - warmup_steps), min_lr + 0.5 * (1 + cos(pi * progress)) * (max_lr - min_lr);
+    después de max_steps, min_lr. Devuelve un float. (El train.py de nanoGPT usa (step + 1) /
+    (warmup_steps + 1), y antes de diciembre de 2024 step / warmup_steps; la kata usa la de llm.c.)
+    Trampas: step / warmup_steps deja el paso 0 con tasa 0; el descenso empieza donde acaba el
+    warmup; termina en min_lr, no en 0, y se queda ahí.
     """
     raise NotImplementedError("e10: lr_at is not written yet")
 

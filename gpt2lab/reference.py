@@ -177,15 +177,16 @@ def causal_attention_of(attn: nn.Module, x: torch.Tensor, n_head: int) -> torch.
 
 @functools.lru_cache(maxsize=CACHED)  # one GPT-2 124M, ~30 small ones
 def lm_model(n_embd: int, n_head: int, n_positions: int, n_layer: int, vocab_size: int,
-             seed: int) -> nn.Module:
-    """transformers' GPT2LMHeadModel (head tied to wte) with random weights, in eval mode.
+             seed: int, eps: float = 1e-5) -> nn.Module:
+    """transformers' GPT2LMHeadModel (head tied to wte) with random weights, in eval mode; `eps` is
+    its config's layer_norm_epsilon.
 
     The token embeddings get std 1/sqrt(n_embd) instead of randomize_'s 1, so that logits are of
     order one as in a trained GPT-2 and float32 rounding stays far below the suites' 1e-4.
     """
     from transformers import GPT2LMHeadModel
 
-    config = hf_config(n_embd, n_head, n_positions, n_layer, vocab_size)
+    config = hf_config(n_embd, n_head, n_positions, n_layer, vocab_size, eps=eps)
     if vocab_size <= config.eos_token_id:  # small test vocabularies: keep GPT-2's special ids inside
         config.bos_token_id = config.eos_token_id = vocab_size - 1
     with _no_init_weights():  # randomize_ overwrites every parameter: skip transformers' own init

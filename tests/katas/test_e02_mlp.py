@@ -61,10 +61,10 @@ def test_conv1d_parameters(kata):
              "nn.init.normal_(self.weight, std=0.02)")
 
 
-@pytest.mark.parametrize(("nf", "nx", "lead"), [
-    pytest.param(2304, 768, (2, 5), id="c_attn-768"),
+@pytest.mark.parametrize(("nf", "nx", "lead"), [  # square first: a transposed weight runs, and is named
     pytest.param(768, 768, (1, 3), id="square-768"),
     pytest.param(7, 7, (4,), id="square-7-2d"),
+    pytest.param(2304, 768, (2, 5), id="c_attn-768"),
     pytest.param(13, 5, (2, 3, 4), id="13x5-4d"),
 ])
 def test_conv1d(kata, device, seed, nf, nx, lead):

@@ -4,7 +4,7 @@ import pytest
 from einops import rearrange
 
 from gpt2lab import reference
-from gpt2lab.verdict import Mistake, expect_equal
+from gpt2lab.verdict import Mistake, expect_equal, fail
 
 pytestmark = pytest.mark.kata("e03")
 
@@ -53,3 +53,22 @@ def test_round_trip(kata, device, seed, B, T, C, nh):
     x = reference.randn(B, T, C, seed=1000 * seed + C + 2, device=device)
     expect_equal(kata.merge_heads(kata.split_heads(x, nh)), x, what="merge_heads(split_heads(x))",
                  case=f"x of shape {(B, T, C)}, n_head={nh}")
+
+
+def test_split_heads_of_a_split(kata, device, seed):
+    """In e04, q, k and v come from c_attn(x).split(C, dim=2): views into (B, T, 3C), not contiguous."""
+    B, T, C, nh = 2, 5, 48, 4
+    qkv = reference.randn(B, T, 3 * C, seed=1000 * seed + 3, device=device)
+    k = qkv.split(C, dim=2)[1]
+    case = (f"split_heads(k, n_head={nh}), k = qkv.split({C}, dim=2)[1] with qkv of shape {(B, T, 3 * C)}: "
+            "not contiguous, as in e04")
+    try:
+        got = kata.split_heads(k, nh)
+    except RuntimeError as error:
+        if "view" not in str(error):
+            raise
+        fail(case, f"split_heads raised RuntimeError on a tensor that is not contiguous: {str(error)[:120]}",
+             "view only the last axis, x.view(B, T, n_head, C // n_head), which any slice of the last axis "
+             "allows; or use reshape")
+    expect_equal(got, rearrange(k, "b t (h d) -> b h t d", h=nh), case=case, what="split_heads",
+                 shape_hints=split_hints(B, T, C, nh))

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 
 from gpt2lab import reference
 from gpt2lab.learner import sibling, torch_of
@@ -20,6 +21,9 @@ CASES = [  # (n_embd, n_head, n_positions, eps, B, T)
 ]
 
 SHARED = "shared parameters in clones"
+POST_NORM = "post-norm instead of pre-norm"
+NO_EPS = "eps not passed to the LayerNorms"
+DEFAULT_EPS = 1e-5  # LayerNorm's default in e01, and GPT-2's
 
 
 def block_mistakes(x, block, n_head):
@@ -29,7 +33,8 @@ def block_mistakes(x, block, n_head):
     post = ln_1(x + attn(x))
     with_one_ln = x + attn(ln_1(x))
     return [
-        Mistake("post-norm instead of pre-norm", "GPT-2 normalises the input of each sub-layer and adds "
+        *eps_mistakes(x, attn, ln_1, ln_2, mlp),
+        Mistake(POST_NORM, "GPT-2 normalises the input of each sub-layer and adds "
                 "the result to the unnormalised stream: x = x + attn(ln_1(x)), not x = ln_1(x + attn(x))",
                 ln_2(post + mlp(post))),
         Mistake("no residual connection around the attention", "add the attention's output to x: "
@@ -46,6 +51,17 @@ def block_mistakes(x, block, n_head):
         Mistake("the MLP before the attention", "attention first, then the MLP",
                 (lambda y: y + attn(ln_1(y)))(x + mlp(ln_2(x)))),
     ]
+
+
+def eps_mistakes(x, attn, ln_1, ln_2, mlp):
+    """A block whose LayerNorms (one or both) use the default eps instead of the one it was given."""
+    if ln_1.eps == DEFAULT_EPS:
+        return []
+    default = lambda ln: lambda h: F.layer_norm(h, ln.normalized_shape, ln.weight, ln.bias, DEFAULT_EPS)  # noqa: E731
+    hint = ("give the block's eps to both LayerNorms, LayerNorm(n_embd, eps=eps), and check that your "
+            "LayerNorm (e01) uses the eps it is given")
+    pairs = [(default(ln_1), default(ln_2)), (default(ln_1), ln_2), (ln_1, default(ln_2))]
+    return [Mistake(NO_EPS, hint, (lambda y: y + mlp(n2(y)))(x + attn(n1(x)))) for n1, n2 in pairs]
 
 
 def build(kata, ref, case, *args, **kwargs):
@@ -96,11 +112,12 @@ def test_clones_of_a_block(kata):
     x = reference.randn(1, 5, 32, seed=13)
     with torch.no_grad():
         for i, (block, ref) in enumerate(zip(blocks, refs)):
+            shared = [Mistake(SHARED, "the clones share their parameters, so the last weights loaded "
+                              "win; use copy.deepcopy(module) for each copy", refs[-1](x))] if i == 0 else []
+            # the block's own mistakes too: a post-norm Block fails here first, and is named here
             expect_close(block.eval()(x), ref(x), case=f"{case}, block {i} loaded with its own weights",
                          what=f"block {i}'s output", atol=ATOL, rtol=RTOL,
-                         mistakes=[Mistake(SHARED, "the clones share their parameters, so the last "
-                                           "weights loaded win; use copy.deepcopy(module) for each copy",
-                                           refs[-1](x))] if i == 0 else ())
+                         mistakes=[*shared, *block_mistakes(x, ref.block, 4)])
 
 
 def test_structure(kata):
@@ -159,7 +176,8 @@ def test_dropout(kata, device, seed):
     with torch.no_grad():
         block.eval()
         evaluated = expect_eval_deterministic(lambda: block(x), case=case + ", eval()", what="Block")
-        expect_close(evaluated, ref(x), case=case + ", eval()", what="Block.forward", atol=ATOL, rtol=RTOL)
+        expect_close(evaluated, ref(x), case=case + ", eval()", what="Block.forward", atol=ATOL, rtol=RTOL,
+                     mistakes=block_mistakes(x, ref.block, 4))
 
         block.train()
         caught = {}

@@ -10,7 +10,7 @@ import torch
 from gpt2lab import hub, reference
 from gpt2lab.learner import build_for_loading, describe, learner_side, sibling, upload
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
-from gpt2lab.verdict import KataFailure, Mistake, expect_close, fail
+from gpt2lab.verdict import KataFailure, KnownShape, Mistake, expect_close, fail
 
 pytestmark = pytest.mark.kata("e06")
 
@@ -25,17 +25,20 @@ SHAPES = [  # (vocab_size, n_positions, n_embd, n_head, n_layer), (B, T)
     pytest.param((50257, 64, 32, 2, 2), (1, 1), id="V50257-L2-B1-T1"),
 ]
 SHARED = "shared parameters in clones"
+LAST_ONLY = "logits of the last position only"
+NO_EPS = "layer_norm_epsilon not used"
+EPS, DEFAULT_EPS = 1e-2, 1e-5  # a layer_norm_epsilon other than GPT2Config's default
 
 
-def config_of(kata, shape, dropout=0.0):
+def config_of(kata, shape, dropout=0.0, **more):
     V, n_positions, C, n_head, n_layer = shape
     return kata.GPT2Config(vocab_size=V, n_positions=n_positions, n_embd=C, n_layer=n_layer,
-                           n_head=n_head, dropout=dropout)
+                           n_head=n_head, dropout=dropout, **more)
 
 
-def ref_model(shape, seed):
+def ref_model(shape, seed, eps=DEFAULT_EPS):
     V, n_positions, C, n_head, n_layer = shape
-    return reference.lm_model(C, n_head, n_positions, n_layer, V, seed)
+    return reference.lm_model(C, n_head, n_positions, n_layer, V, seed, eps)
 
 
 def legacy_state_dict(ref):
@@ -48,9 +51,9 @@ def legacy_state_dict(ref):
     return state
 
 
-def build(kata, shape, device):
+def build(kata, shape, device, **more):
     """The learner's GPT2 for a checkpoint that sets every weight (random initialisers skipped)."""
-    config = config_of(kata, shape)
+    config = config_of(kata, shape, **more)
     return build_for_loading(lambda: kata.GPT2(config)).to(device).eval()
 
 
@@ -134,11 +137,38 @@ def logits_mistakes(ref, idx, small):
     return mistakes
 
 
+@torch.no_grad()
+def default_eps_logits(ref, idx, where):
+    """The logits with GPT2Config's default eps in the blocks' LayerNorms, in ln_f, or in both."""
+    model = copy.deepcopy(ref)
+    for name, module in model.transformer.named_modules():
+        if isinstance(module, torch.nn.LayerNorm) and where in ("both", "ln_f" if name == "ln_f" else "blocks"):
+            module.eps = DEFAULT_EPS
+    return model(idx).logits
+
+
+def eps_mistakes(ref, idx):
+    if ref.config.layer_norm_epsilon == DEFAULT_EPS:
+        return []
+    hints = {"both": "build every LayerNorm with config.layer_norm_epsilon: the blocks' (Block(..., eps)) and ln_f",
+             "blocks": "give config.layer_norm_epsilon to the blocks too: Block(..., eps=...) passes it to ln_1 "
+                       "and ln_2", "ln_f": "build ln_f with eps=config.layer_norm_epsilon too"}
+    return [Mistake(NO_EPS, hint, default_eps_logits(ref, idx, where)) for where, hint in hints.items()]
+
+
+def shape_hints(B, T, ref):
+    V, C = ref.config.vocab_size, ref.config.n_embd
+    last_only = ("GPT2.forward returns the logits of every position, (B, T, V): training (e10) needs them "
+                 "all. nanoGPT's forward keeps only the last position's at inference (x[:, [-1], :]); "
+                 "generation (e07) takes logits[:, -1, :] itself")
+    return {(B, V): KnownShape(LAST_ONLY, last_only), (B, 1, V): KnownShape(LAST_ONLY, last_only),
+            (B, T, C): "lm_head is missing: logits = lm_head(ln_f(x))"}
+
+
 def check_logits(kata, ref, model, idx, case, small):
     """small: a model small enough to also check eval() determinism and recognise shared blocks."""
     B, T = idx.shape
-    hints = {(B, ref.config.vocab_size): "logits for every position are needed, (B, T, V), not only "
-             "for the last one", (B, T, ref.config.n_embd): "lm_head is missing: logits = lm_head(ln_f(x))"}
+    hints = shape_hints(B, T, ref)
     with torch.no_grad():
         got = expect_eval_deterministic(lambda: model(idx), case=case, what="GPT2.forward") if small \
             else model(idx)
@@ -147,7 +177,7 @@ def check_logits(kata, ref, model, idx, case, small):
             expect_close(got, expected, case=case, what="the logits", atol=ATOL, rtol=RTOL, shape_hints=hints)
         except KataFailure:  # only now pay for running the classic mistakes, to name the one it is
             expect_close(got, expected, case=case, what="the logits", atol=ATOL, rtol=RTOL,
-                         mistakes=logits_mistakes(ref, idx, small), shape_hints=hints)
+                         mistakes=[*eps_mistakes(ref, idx), *logits_mistakes(ref, idx, small)], shape_hints=hints)
 
 
 def test_structure(kata):
@@ -197,6 +227,16 @@ def test_logits(kata, device, seed, shape, batch):
     ref = ref_model(shape, case_seed).to(device)
     model = load(kata, build(kata, shape, device), ref.state_dict(), case)
     check_logits(kata, ref, model, random_ids(shape, B, T, case_seed, device), case, small=shape[2] < 768)
+
+
+def test_layer_norm_epsilon(kata, device, seed):
+    """A checkpoint whose config sets layer_norm_epsilon: every LayerNorm of the model uses it."""
+    shape, (B, T), case_seed = (64, 32, 48, 3, 3), (2, 9), 1000 * seed + 41
+    case = (f"{describe(shape)[:-1]}, layer_norm_epsilon={EPS}), idx of shape ({B}, {T}), GPT2LMHeadModel's "
+            f"state dict, seed {case_seed}")
+    ref = ref_model(shape, case_seed, eps=EPS).to(device)
+    model = load(kata, build(kata, shape, device, layer_norm_epsilon=EPS), ref.state_dict(), case)
+    check_logits(kata, ref, model, random_ids(shape, B, T, case_seed, device), case, small=True)
 
 
 @pytest.mark.parametrize(("shape", "batch"), SHAPES[1:3])
@@ -302,8 +342,9 @@ def test_dropout(kata, device, seed):
 def test_from_pretrained_directory(kata, device, tmp_path):
     """A checkpoint written by save_pretrained: the config and the weights come from it."""
     shape = (97, 24, 32, 4, 2)
-    case = f"GPT2.from_pretrained(a directory written by save_pretrained, {describe(shape)})"
-    ref = ref_model(shape, 31)
+    case = (f"GPT2.from_pretrained(a directory written by save_pretrained, {describe(shape)[:-1]}, "
+            f"layer_norm_epsilon={EPS}))")
+    ref = ref_model(shape, 31, eps=EPS)
     ref.save_pretrained(tmp_path)
     model = kata.GPT2.from_pretrained(upload(kata, tmp_path))
     if not isinstance(model, kata.GPT2):
@@ -311,10 +352,14 @@ def test_from_pretrained_directory(kata, device, tmp_path):
              "it is a classmethod: build cls(config), load the weights, return it")
     V, n_positions, C, n_head, n_layer = shape
     expected = dict(vocab_size=V, n_positions=n_positions, n_embd=C, n_layer=n_layer, n_head=n_head,
-                    layer_norm_epsilon=1e-5)
+                    layer_norm_epsilon=EPS)
     got = {k: getattr(model.config, k, None) for k in expected}
     if got != expected:
-        fail(case, "the model's config is not the checkpoint's", f"expected {expected}", f"got      {got}")
+        eps_only = {k for k in expected if got[k] != expected[k]} == {"layer_norm_epsilon"}
+        fail(case, "the model's config is not the checkpoint's", f"expected {expected}", f"got      {got}",
+             f"this looks like a classic mistake: {NO_EPS}" if eps_only else "",
+             "hint: build GPT2Config with the checkpoint's layer_norm_epsilon too" if eps_only else "",
+             diagnosis=NO_EPS if eps_only else None)
     if model.training:
         fail(case, "from_pretrained must return the model in eval() mode, as transformers does")
     ref.to(device)

@@ -177,7 +177,9 @@ def test_attention_step(kata, device, seed, n_embd, n_head, n_positions, B, size
     cache, outputs, start = kata.KVCache(1), [], 0
     with torch.no_grad():
         for T in sizes:
-            y = kata.attention_step(attn, x[:, start:start + T], cache, 0, n_head)
+            # contiguous, as block.ln_1(x) is in forward_cached: a Conv1D may view its input, as
+            # transformers' does (x.view(-1, nx)), and an e02 that passed is never sent back to
+            y = kata.attention_step(attn, x[:, start:start + T].contiguous(), cache, 0, n_head)
             what = f"attention_step's output for the {T} positions after {start} cached"
             outputs.append(expect_tensor(y, expected[:, start:start + T], case=case, what=what))
             start += T
@@ -222,7 +224,7 @@ def test_forward_cached(kata, device, seed, shape, sizes):
     cache, outputs = kata.KVCache(shape[4]), []
     with torch.no_grad():
         for start, end in [(0, P), *((t, t + 1) for t in range(P, P + S))]:
-            logits = kata.forward_cached(model, idx[:, start:end], cache)
+            logits = kata.forward_cached(model, idx[:, start:end].contiguous(), cache)
             outputs.append(expect_tensor(logits, expected[:, start:end], case=case,
                                          what=f"forward_cached's logits for tokens {start}..{end - 1}"))
             expect_length(cache, end, case, f"after forward_cached on tokens {start}..{end - 1}", before=start)

@@ -6,8 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from gpt2lab.verdict import (KataFailure, Mistake, expect_close, expect_equal, expect_loadable,
-                             expect_tensor, explain_shape, fail)
+from gpt2lab.verdict import (AdamSlack, KataFailure, KnownShape, Mistake, expect_close, expect_equal,
+                             expect_loadable, expect_tensor, explain_shape, fail)
 
 
 def failure(check, *args, **kwargs) -> KataFailure:
@@ -31,6 +31,15 @@ def test_heads_not_merged_is_named_by_the_suites_hint():
                     atol=1e-5, rtol=0, shape_hints=hints)
     assert str(error) == ("case: attention\nforward has the wrong shape\n  expected (2, 5, 768), got (2, 12, 5, 64)\n"
                           "  likely cause: the heads are not merged back: merge_heads before c_proj")
+
+
+def test_a_known_wrong_shape_names_its_mistake():
+    hints = {(2, 1, 50): KnownShape("logits of the last position only", "every position's logits: (B, T, V)")}
+    error = failure(expect_close, torch.zeros(2, 1, 50), torch.zeros(2, 7, 50), case="c", what="the logits",
+                    atol=1e-4, rtol=0, shape_hints=hints)
+    assert error.diagnosis == "logits of the last position only"
+    assert str(error).endswith("expected (2, 7, 50), got (2, 1, 50)\n  this looks like a classic mistake: logits "
+                               "of the last position only\n  hint: every position's logits: (B, T, V)")
 
 
 def test_same_values_in_another_layout_and_unrelated_shapes():
@@ -173,6 +182,18 @@ def test_a_mistake_that_changes_nothing_on_this_case_is_not_claimed():
     assert error.diagnosis is None
 
 
+def test_a_mistake_is_named_only_when_it_explains_the_difference():
+    """Within 10 tolerances of a mistake is not enough: the output must be nearer to it than to GPT-2's."""
+    expected = torch.zeros(4)
+    slightly_off = Mistake("slightly off", "h", torch.tensor([0.0, 5e-5, 0.0, 0.0]))
+    error = failure(expect_close, torch.tensor([3e-5, 0.0, 0.0, 0.0]), expected, case="c", what="y",
+                    atol=1e-5, rtol=0, mistakes=[slightly_off])
+    assert error.diagnosis is None
+    error = failure(expect_close, torch.tensor([0.0, 4e-5, 0.0, 0.0]), expected, case="c", what="y",
+                    atol=1e-5, rtol=0, mistakes=[slightly_off])
+    assert error.diagnosis == "slightly off"
+
+
 def test_mistakes_are_only_computed_when_the_output_is_wrong():
     """A generator of mistakes costs nothing on a passing case (the suites may pass one lazily)."""
     computed = []
@@ -183,6 +204,57 @@ def test_mistakes_are_only_computed_when_the_output_is_wrong():
 
     expect_close(torch.zeros(3), torch.zeros(3), case="c", what="y", atol=1e-5, rtol=0, mistakes=lazy())
     assert computed == []
+
+
+# -- training steps --------------------------------------------------------------------------------
+
+
+def adam_steps(weights, gradients, optimizer_of, **slack):
+    """Optimizer steps on one parameter with given gradients: the weights after the last, and with
+    `slack` (AdamSlack's keywords), the AdamSlack that watched them."""
+    model = nn.Module()
+    model.w = nn.Parameter(weights.clone())
+    optimizer = optimizer_of([model.w])
+    watch = AdamSlack(model, **slack) if slack else None
+    for g in gradients:
+        model.w.grad = g.clone()
+        if watch:
+            watch.before_step(optimizer)
+        optimizer.step()
+        if watch:
+            watch.after_step(optimizer)
+    return model.w.detach(), watch
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_adam_slack_bounds_what_gradient_rounding_can_do(seed):
+    """Gradients moved by at most grad_noise times each step's largest: every weight stays within
+    allowed(); and only the weights whose gradients are about 0 get more than atol."""
+    g = torch.Generator().manual_seed(seed)
+    gradients = [torch.randn(2000, generator=g, dtype=torch.float64) * 1e-3 for _ in range(3)]
+    for t, grad in enumerate(gradients):
+        grad[:100] *= 1e-6  # about 0, as rounding noise is
+        grad[:20] = 0.0
+        grad[100 + 50 * t:150 + 50 * t] *= 1e-4  # tiny on one step only
+    adamw = lambda params: torch.optim.AdamW(params, lr=1e-3, betas=(0.9, 0.95), eps=1e-8,  # noqa: E731
+                                             weight_decay=0.1)
+    weights = torch.randn(2000, generator=g, dtype=torch.float64)
+    expected, slack = adam_steps(weights, gradients, adamw, atol=0.0, grad_noise=1e-5)
+    allowed = slack.allowed()["w"]
+    for _ in range(4):
+        moved = [grad + 1e-5 * grad.abs().max() * (2 * torch.rand(2000, generator=g, dtype=torch.float64) - 1)
+                 for grad in gradients]
+        got, _ = adam_steps(weights, moved, adamw)
+        assert ((got - expected).abs() <= allowed + 1e-15).all()
+    assert (allowed[:20] > 3e-3).all()  # about 2 lr per step where the gradients are 0: no bound
+    ordinary = allowed[300:]  # where they are not, a tiny fraction of e10's 2e-5, but near 0 by chance
+    assert ordinary.median() < 1e-6 and (ordinary < 2e-5).double().mean() > 0.99
+
+
+def test_sgd_gets_no_slack():
+    sgd = lambda params: torch.optim.SGD(params, lr=0.1, momentum=0.9)  # noqa: E731
+    _, slack = adam_steps(torch.ones(5), [torch.zeros(5), torch.ones(5)], sgd, atol=2e-5, grad_noise=1e-5)
+    assert torch.equal(slack.allowed()["w"], torch.full((5,), 2e-5, dtype=torch.float64))
 
 
 # -- loading GPT-2's weights -----------------------------------------------------------------------

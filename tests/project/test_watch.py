@@ -85,7 +85,7 @@ def test_a_save_brings_a_new_verdict_within_a_second(tmp_path):
         mtime = target.stat().st_mtime_ns
         arrived, second = lines.until(r"^Watching ", timeout=30)
         latency = arrived - saved
-        assert re.search(r"✔ e03 .* passed \(13 cases\)", second), second
+        assert re.search(r"✔ e03 .* passed \(\d+ cases\)", second), second
         reported = float(re.search(r"verdict (\d+\.\d+) s after the save", second).group(1))
 
         # a second save of the same size within the same second: stale bytecode must not be used

@@ -54,6 +54,8 @@ MUTANTS = [
            (("x = x.view(B, T, n_head, C // n_head)  # (B, T, nh, hs): cut each embedding into nh pieces\n"
              "    return x.transpose(1, 2)", "return x.reshape(B, n_head, T, C // n_head)"),),
            "reshape instead of transpose"),
+    Mutant("e03", "split viewing the whole row", "e03_heads",  # fine on contiguous x; e04's q, k, v are not
+           (("x = x.view(B, T, n_head, C // n_head)", "x = x.view(B, T * C).view(B, T, n_head, C // n_head)"),)),
     Mutant("e03", "split without transpose", "e03_heads",
            (("return x.transpose(1, 2)  # (B, nh, T, hs)", "return x"),)),
     Mutant("e03", "merge with reshape only", "e03_heads",

@@ -10,6 +10,11 @@ KTH = "kth = torch.topk(logits, k, dim=-1).values[..., -1:]"
 TOP_K_RETURN = 'return logits.masked_fill(logits < kth, float("-inf"))'
 TEMPERATURE = "logits = logits / temperature"
 SHARED = "shared parameters in clones"
+NO_EPS = "eps not passed to the LayerNorms"
+NO_CONFIG_EPS = "layer_norm_epsilon not used"
+LAST_ONLY = "logits of the last position only"
+BLOCK_EPS = ("block = Block(config.n_embd, config.n_head, config.n_positions, config.dropout,\n"
+             "                      config.layer_norm_epsilon)")
 
 MUTANTS = [
     # e05: the block and clones
@@ -42,7 +47,9 @@ MUTANTS = [
            (("self.mlp = MLP(n_embd, dropout=dropout)", "self.mlp = MLP(n_embd)"),)),
     Mutant("e05", "eps not given to the LayerNorms", "e05_block",
            (("self.ln_1 = LayerNorm(n_embd, eps=eps)", "self.ln_1 = LayerNorm(n_embd)"),
-            ("self.ln_2 = LayerNorm(n_embd, eps=eps)", "self.ln_2 = LayerNorm(n_embd)"))),
+            ("self.ln_2 = LayerNorm(n_embd, eps=eps)", "self.ln_2 = LayerNorm(n_embd)")), NO_EPS),
+    Mutant("e05", "eps not given to ln_2", "e05_block",
+           (("self.ln_2 = LayerNorm(n_embd, eps=eps)", "self.ln_2 = LayerNorm(n_embd)"),), NO_EPS),
     # e06: the whole model and its weights
     Mutant("e06", "untied head", "e06_gpt2",
            (("self.lm_head.weight = self.wte.weight", "pass"),), "untied head"),
@@ -56,7 +63,18 @@ MUTANTS = [
            ((EMBED, "x = nn.functional.dropout(self.wte(idx) + self.wpe(positions), self.config.dropout)"),)),
     Mutant("e06", "dropout after ln_f instead of on the embeddings", "e06_gpt2",
            ((EMBED, "x = self.wte(idx) + self.wpe(positions)"), (HEAD, "return self.lm_head(self.drop(self.ln_f(x)))"))),
-    Mutant("e06", "logits of the last position only", "e06_gpt2", ((HEAD, HEAD + "[:, -1, :]"),)),
+    Mutant("e06", "logits of the last position only", "e06_gpt2", ((HEAD, HEAD + "[:, -1, :]"),), LAST_ONLY),
+    Mutant("e06", "logits of the last position only, as nanoGPT at inference", "e06_gpt2",
+           ((HEAD, "return self.lm_head(self.ln_f(x)[:, [-1], :])"),), LAST_ONLY),
+    Mutant("e06", "layer_norm_epsilon not given to the blocks", "e06_gpt2",
+           ((BLOCK_EPS, "block = Block(config.n_embd, config.n_head, config.n_positions, config.dropout)"),),
+           NO_CONFIG_EPS),
+    Mutant("e06", "ln_f with the default eps", "e06_gpt2",
+           (("self.ln_f = LayerNorm(config.n_embd, eps=config.layer_norm_epsilon)",
+             "self.ln_f = LayerNorm(config.n_embd)"),),
+           NO_CONFIG_EPS),
+    Mutant("e06", "from_pretrained drops layer_norm_epsilon", "e06_gpt2",
+           ((",\n                               layer_norm_epsilon=c.layer_norm_epsilon))", "))"),), NO_CONFIG_EPS),
     Mutant("e06", "no context check", "e06_gpt2", (("if T > self.config.n_positions:", "if False:"),)),
     Mutant("e06", "mask buffers not skipped", "e06_gpt2",
            (('if name == "lm_head.weight" or name.endswith(MASK_BUFFERS):', 'if name == "lm_head.weight":'),)),

@@ -92,6 +92,8 @@ MUTANTS = [
     # e10: the schedule
     Mutant("e10", "warmup from zero", TRAIN,
            ((WARMUP, "return max_lr * step / warmup_steps"),), "warmup starts at 0"),
+    Mutant("e10", "nanoGPT's warmup", TRAIN,
+           ((WARMUP, "return max_lr * (step + 1) / (warmup_steps + 1)"),), "nanoGPT's warmup instead of llm.c's"),
     Mutant("e10", "no warmup", TRAIN,
            (("if step < warmup_steps:", "if step < 0:"),
             ("progress = (step - warmup_steps) / (max_steps - warmup_steps)", "progress = step / max_steps")),

@@ -58,7 +58,7 @@ MUTANTS = [
     Mutant("e09", "merge most frequent pair", M,
            ((BEST, "pairs = [pair for pair in zip(parts, parts[1:]) if pair in ranks]\n"
                    "        best = max(pairs, key=pairs.count) if pairs else None"),),
-           "merges applied by frequency"),
+           "merges applied by frequency", first="merges applied by position in the word"),  # the same on "Hello"
     Mutant("e09", "merge highest rank", M,
            ((BEST, "best = max(zip(parts, parts[1:]), key=lambda pair: ranks.get(pair, -1))"),),
            "merges applied from the highest rank"),
