@@ -166,7 +166,9 @@ def _percent(count: int, total: int) -> str:
 
 
 def _name_the_mistake(got, expected, case, what, lines, mistakes, atol: float, rtol: float) -> None:
-    """Fail naming a classic mistake when `got` matches what that mistake computes on this case."""
+    """Fail naming a classic mistake when `got` matches what that mistake computes on this case,
+    and is nearer to it than to the expected output."""
+    largest = _max_error(got, expected, atol, rtol)[0]
     for mistake in mistakes:
         if mistake.output.shape != got.shape or _max_error(mistake.output, expected, atol, rtol)[2] == 0:
             continue  # this mistake makes no difference on this case

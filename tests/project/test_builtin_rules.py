@@ -4,7 +4,6 @@ the teacher's grading.toml allows it; legitimate code, comments and docstrings a
 
 import io
 import os
-import shutil
 import subprocess
 import sys
 import textwrap
@@ -16,7 +15,7 @@ from gpt2lab import builtin_rules, catalog, check
 from gpt2lab.builtin_rules import load, refused, scan
 from gpt2lab.report import Style, render
 from gpt2lab.watch import Watcher
-from tests.project.conftest import make_package
+from tests.project.conftest import copy_repository, make_package, stubs_root
 
 ROOT = check.ROOT
 RULES = load()
@@ -188,7 +187,7 @@ def test_legitimate_code_is_not_refused(case):
 def test_the_reference_solutions_are_not_refused(exercise):
     assert (ROOT / "solutions" / f"{exercise.module}.py").is_file()
     assert scan(ROOT / "solutions", exercise, RULES) == []
-    assert scan(ROOT / "exercises", exercise, RULES) == []  # nor the stubs the learner starts from
+    assert scan(stubs_root() / "exercises", exercise, RULES) == []  # nor the stubs the learner starts from
 
 
 # The alternative implementation shows that the suites accept any correct code, built-ins
@@ -270,11 +269,7 @@ def test_watch_mode_applies_the_rules_too(tmp_path, monkeypatch):
 
 
 def test_nox_check_on_a_repository_whose_e01_uses_f_layer_norm(tmp_path):
-    repo = tmp_path / "kata"
-    for part in ("gpt2lab", "exercises", "tests/katas"):
-        shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
-    for part in ("grading.toml", "pyproject.toml", "tests/conftest.py"):
-        shutil.copy(ROOT / part, repo / part)
+    repo = copy_repository(tmp_path / "kata", commit=False)  # the stubs as shipped, not a learner's work
     (repo / "exercises" / "e01_layer_norm.py").write_text(E01_WITH_LAYER_NORM)
     done = subprocess.run([sys.executable, "-m", "gpt2lab", "check", "e01", "--device", "cpu"], cwd=repo,
                           capture_output=True, text=True, timeout=300, env=dict(os.environ, LC_ALL="C.UTF-8"))

@@ -22,17 +22,15 @@ from gpt2lab import catalog
 from gpt2lab.teacher import grades as document
 from gpt2lab.teacher import sandbox
 from gpt2lab.teacher.grade import SandboxMissing, grade
-from tests.project.conftest import ROOT
+from tests.project.conftest import ROOT, stubs_root
 
 pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox here: {sandbox.probe()}")
 MARKER = "gpt2lab-attack-marker"
 
 
 def stub(module: str) -> str:
-    """The exercise as handed out: from git when the repository has it (the learner's working
-    tree is theirs), else the file."""
-    done = subprocess.run(["git", "show", f"HEAD:exercises/{module}.py"], cwd=ROOT, capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else (ROOT / "exercises" / f"{module}.py").read_text()
+    """The exercise as handed out (the learner's working tree is theirs)."""
+    return (stubs_root() / "exercises" / f"{module}.py").read_text()
 
 
 def submission(tmp_path: Path, files: dict[str, str | bytes]) -> Path:
