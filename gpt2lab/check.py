@@ -94,7 +94,7 @@ def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root
         time_limit: float | None = None) -> list[ExerciseResult]:
     """Run the suites of `exercises` against `impl_root/impl` and collect the verdicts.
 
-    `plugins` are more pytest plugin objects (the grader's integrity guard); `time_limit`, seconds
+    `plugins` are more pytest plugin objects (the grader's judge); `time_limit`, seconds
     a test may run before it is stopped (gpt2lab/deadline.py; None: no limit)."""
     import pytest
 

@@ -11,12 +11,15 @@ visible: not the teacher's repository, not the home directory, not the grader's 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.metadata as metadata
 import json
 import os
 import re
+import select
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -177,8 +180,7 @@ def start(exercises: Path, *, sandbox: bool = True, pretrained: bool = False, de
                   fsize=limits.file_mb << 20, max_message=wire_limit())
     argv = [*argv, json.dumps(config)]
     log_file = open(log or scratch / "worker.log", "ab")
-    process = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file,
-                               env=env, cwd=scratch, start_new_session=True, close_fds=True)
+    process = _popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env, cwd=scratch)
     log_file.close()
     conn = Connection(process.stdout.fileno(), process.stdin.fileno(), end=functools.partial(_end, process),
                       label=label, device=device, startup=startup)
@@ -192,8 +194,59 @@ def _end(process: subprocess.Popen, wait: float) -> int | None:
         code = process.wait(timeout=wait) if wait else process.poll()
     except subprocess.TimeoutExpired:
         code = None
-    kill(process)
+    end_sandbox(process)
     return code
+
+
+def _popen(argv: list[str], **options) -> subprocess.Popen:
+    """Popen in a session of its own; bwrap with --info-fd, to learn its first process's pid."""
+    if argv[0] != "bwrap":
+        return subprocess.Popen(argv, start_new_session=True, **options)
+    read, write = os.pipe()
+    try:
+        process = subprocess.Popen([argv[0], "--info-fd", str(write), *argv[1:]], pass_fds=(write,),
+                                   start_new_session=True, **options)
+    finally:
+        os.close(write)
+    process.info_fd = read
+    return process
+
+
+def end_sandbox(process: subprocess.Popen) -> None:
+    """SIGKILL a worker, and return once every process it started is gone. bwrap's first process
+    is PID 1 of the sandbox: the kernel ends it only after killing everything else inside, so
+    waiting for it to end is waiting for the whole sandbox (the processes a submission forked)."""
+    inner = _inner_pid(process)
+    if inner:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(inner, signal.SIGKILL)
+    kill(process)
+    deadline = time.monotonic() + 10
+    while inner and _alive(inner) and time.monotonic() < deadline:
+        time.sleep(0.01)
+
+
+def _inner_pid(process: subprocess.Popen) -> int | None:
+    fd = getattr(process, "info_fd", None)
+    if fd is None:
+        return getattr(process, "inner_pid", None)
+    process.info_fd = None
+    try:
+        if select.select([fd], [], [], 2)[0]:
+            process.inner_pid = int(json.loads(os.read(fd, 65536).decode().split("\n}")[0] + "}")["child-pid"])
+    except (OSError, ValueError, KeyError):
+        process.inner_pid = None
+    finally:
+        os.close(fd)
+    return getattr(process, "inner_pid", None)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
 
 
 class Zygote:
@@ -211,8 +264,8 @@ class Zygote:
                       nproc=limits.processes, fsize=limits.file_mb << 20, max_message=wire_limit())
         self.control, theirs = socket.socketpair()
         with open(log or self.scratch / "zygote.log", "ab") as log_file:
-            self.process = subprocess.Popen([*argv, json.dumps(config)], stdin=theirs.fileno(), stdout=log_file,
-                                            stderr=log_file, cwd=self.scratch, start_new_session=True)
+            self.process = _popen([*argv, json.dumps(config)], stdin=theirs.fileno(), stdout=log_file,
+                                  stderr=log_file, cwd=self.scratch)
         theirs.close()
 
     def spawn(self, label: str = "") -> Connection:
@@ -235,7 +288,7 @@ class Zygote:
 
     def close(self) -> None:
         self.control.close()
-        kill(self.process)
+        end_sandbox(self.process)
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
