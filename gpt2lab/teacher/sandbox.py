@@ -30,12 +30,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2lab.teacher.remote import Connection, WorkerGone, kill
-from gpt2lab.teacher.runtime import wire
 
 RUNTIME = Path(__file__).resolve().parent / "runtime"
 LEARNER_PACKAGES = ("torch", "numpy", "einops", "regex")  # what the exercises may import
 PRETRAINED_PACKAGES = ("transformers",)  # e06's from_pretrained, in a worker of its own
 NOBODY = 65534
+MAX_SENT = 1 << 31  # bytes the judge may send in one message: GPT-2 124M's weights are 0.5 GB
 INSTALL = ("bubblewrap is needed to grade: the submission's code runs in its sandbox.\n"
            "  Debian/Ubuntu: sudo apt-get install bubblewrap   Fedora: sudo dnf install bubblewrap\n"
            "  On Ubuntu 24.04 and later, unprivileged user namespaces are also restricted by AppArmor:\n"
@@ -176,8 +176,7 @@ def start(exercises: Path, *, sandbox: bool = True, pretrained: bool = False, de
         argv, config = plain_command(exercises, scratch, pretrained=pretrained)
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": config["scratch"],
                "HF_HOME": str(scratch / "hf"), "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"}
-    config.update(device=device, threads=threads, memory_mb=limits.memory_mb, nproc=limits.processes,
-                  fsize=limits.file_mb << 20, max_message=wire_limit())
+    config.update(_runtime(device, threads, limits))
     argv = [*argv, json.dumps(config)]
     log_file = open(log or scratch / "worker.log", "ab")
     process = _popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=log_file, env=env, cwd=scratch)
@@ -260,8 +259,7 @@ class Zygote:
         self.scratch = Path(tempfile.mkdtemp(prefix="gpt2lab-zygote-"))
         self.device, self.startup = device, startup
         argv, config = bwrap_command(exercises, pretrained=False, limits=limits, device=device)
-        config.update(zygote=True, device=device, threads=threads, memory_mb=limits.memory_mb,
-                      nproc=limits.processes, fsize=limits.file_mb << 20, max_message=wire_limit())
+        config.update(_runtime(device, threads, limits), zygote=True)
         self.control, theirs = socket.socketpair()
         with open(log or self.scratch / "zygote.log", "ab") as log_file:
             self.process = _popen([*argv, json.dumps(config)], stdin=theirs.fileno(), stdout=log_file,
@@ -292,8 +290,10 @@ class Zygote:
         shutil.rmtree(self.scratch, ignore_errors=True)
 
 
-def wire_limit() -> int:
-    return 1 << 31  # what the judge may send: GPT-2 124M's weights are 0.5 GB
+def _runtime(device: str, threads: int, limits: Limits) -> dict:
+    """The worker's settings that do not depend on where it runs."""
+    return {"device": device, "threads": threads, "memory_mb": limits.memory_mb, "nproc": limits.processes,
+            "fsize": limits.file_mb << 20, "max_message": MAX_SENT}
 
 
 def close(conn: Connection) -> None:
