@@ -2,9 +2,11 @@
 
 - One kata seed for the whole class, drawn once and recorded (in every grades.json and in
   gradebook.json); a later run of the same class reuses it, unless --kata-seed is given.
-- Every submission is graded in turn by gpt2lab.teacher.grade.grade, as `--submission` grades one.
-  A submission whose grade raises is recorded as "crashed" for every exercise, with the reason, and
-  the class goes on; Ctrl-C stops, and what was graded is kept.
+- Every submission is graded by gpt2lab.teacher.grade.grade, as `--submission` grades one, `jobs`
+  submissions at once (one per judge process of a JudgePool, whose sandboxes and references serve
+  the whole class). A submission whose grade raises is recorded as "crashed" for every exercise,
+  with the reason, and the class goes on; Ctrl-C stops, and what was graded is kept (a submission
+  interrupted halfway writes nothing).
 - The grades are written under OUT, never into the submissions (a student's repository could hold
   a grades.json of its own): OUT/<folder>/grades.json, with OUT/<folder>/stamp.json next to it, the
   fingerprint of what was graded: a hash of the submission's exercise files, of the grader (its code,
@@ -21,7 +23,9 @@ import hashlib
 import json
 import secrets
 import sys
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TextIO
@@ -60,12 +64,21 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
                "memory": config.memory if memory is None else int(memory), "sandbox": use_sandbox,
                "config": dataclasses.asdict(config), "grader": grader_version()}
     progress = Progress(len(students), stream if stream is not None else sys.stderr)
-    rows = []
-    with JudgePool(jobs) as pool:  # judges kept for the class: the references are computed once
-        for student in students:
-            rows.append(_student(student, out, exercises, options, pool, progress, regrade=regrade, seed=seed,
-                                 config=config, timeout=timeout, memory=memory, device=device,
-                                 use_sandbox=use_sandbox))
+    stop = threading.Event()  # Ctrl-C: no submission starts, none half graded is written
+    with JudgePool(jobs, whole=True) as pool:  # judges kept for the class: the references are computed once
+        def one(student: Student) -> dict | None:
+            if stop.is_set():
+                return None
+            return _student(student, out, exercises, options, pool, progress, stop, regrade=regrade, seed=seed,
+                            config=config, timeout=timeout, memory=memory, device=device, use_sandbox=use_sandbox)
+
+        threads = ThreadPoolExecutor(pool.jobs)  # a submission per judge, `jobs` at once
+        progress.parallel = min(pool.jobs, len(students)) or 1
+        try:
+            rows = list(threads.map(one, students))
+        finally:
+            stop.set()
+            threads.shutdown(wait=False, cancel_futures=True)
     progress.close()
     book = gradebook.document(rows, exercises, config, seed=seed, grader=str(ROOT),
                               graded_at=datetime.now(timezone.utc).isoformat(timespec="seconds"))
@@ -74,8 +87,9 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
 
 
 def _student(student: Student, out: Path, exercises: list[catalog.Exercise], options: dict, pool: JudgePool,
-             progress: Progress, *, regrade: bool, seed: int, config: Config, **grading) -> dict:
-    """Grade one student (unless unchanged since the last run); their gradebook row."""
+             progress: Progress, stop: threading.Event, *, regrade: bool, seed: int, config: Config,
+             **grading) -> dict | None:
+    """Grade one student (unless unchanged since the last run); their gradebook row (None: stopped)."""
     folder = out / student.key
     stamp = {**options, "files": files_hash(student.folder)}
     previous = None if regrade else _unchanged(folder, stamp)
@@ -85,6 +99,8 @@ def _student(student: Student, out: Path, exercises: list[catalog.Exercise], opt
         grades, how = previous, "unchanged"
     else:
         grades, how = _grade_one(student, exercises, seed=seed, config=config, pool=pool, **grading)
+        if stop.is_set():  # its judge was stopped halfway: these grades are not its own
+            return None
         folder.mkdir(exist_ok=True)
         (folder / "stamp.json").unlink(missing_ok=True)  # written last: a stamp vouches for its grades
         (folder / "grades.json").write_text(json.dumps(grades, indent=1) + "\n")
@@ -183,7 +199,8 @@ def grader_version(root: Path = ROOT) -> str:
 class Progress:
     """`[#####.....] 3/10 alice ... about 2 min left` on one line of a terminal, redrawn; one line
     per submission anywhere else. The estimate is the mean time of the submissions graded so far
-    (those skipped as unchanged cost nothing) times the submissions left."""
+    (those skipped as unchanged cost nothing) times the submissions left, over how many are graded
+    at once."""
 
     WIDTH = 20
 
@@ -192,12 +209,19 @@ class Progress:
         self.tty = bool(getattr(stream, "isatty", lambda: False)())
         self.graded_seconds: list[float] = []
         self.began = time.monotonic()
+        self.lock = threading.Lock()  # submissions are graded several at once
+        self.parallel = 1  # how many at once
 
     def start(self, student: Student) -> None:
         if self.tty:
-            self._draw(f"grading {student.name} ...")
+            with self.lock:
+                self._draw(f"grading {student.name} ...")
 
     def done(self, student: Student, grades: dict, how: str, seconds: float) -> None:
+        with self.lock:
+            self._done(student, grades, how, seconds)
+
+    def _done(self, student: Student, grades: dict, how: str, seconds: float) -> None:
         self.count += 1
         if how != "unchanged":
             self.graded_seconds.append(seconds)
@@ -219,7 +243,8 @@ class Progress:
             return f"done in {_duration(time.monotonic() - self.began)}"
         if not self.graded_seconds:
             return "time left unknown yet"
-        return f"about {_duration(remaining * sum(self.graded_seconds) / len(self.graded_seconds))} left"
+        mean = sum(self.graded_seconds) / len(self.graded_seconds)
+        return f"about {_duration(remaining * mean / self.parallel)} left"
 
     def _draw(self, doing: str) -> None:
         filled = self.WIDTH * self.count // max(self.total, 1)

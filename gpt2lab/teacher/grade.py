@@ -108,15 +108,16 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
     }
 
 
-def judge_exercises(ids: list[str], spec: dict) -> dict[str, dict]:
-    """Run the suites of `ids` in this process, against workers: their grades.json entries."""
+def judge_exercises(ids: list[str], spec: dict, kept: sandbox.Kept | None = None) -> dict[str, dict]:
+    """Run the suites of `ids` in this process, against workers: their grades.json entries.
+    kept: the zygotes of a judge process that grades a class, reused from submission to submission."""
     config = Config(**spec["config"])
     work, memory = Path(spec["work"]), int(spec["memory"])
     exercises = [catalog.BY_ID[i] for i in ids]
     logs = work / ("logs-" + "-".join(ids))
     logs.mkdir(exist_ok=True)
     judge = Judge(work / "exercises", use_sandbox=spec["sandbox"], device=spec["device"], threads=1,
-                  timeout=float(spec["timeout"]), limits=sandbox.Limits(memory_mb=memory), logs=logs)
+                  timeout=float(spec["timeout"]), limits=sandbox.Limits(memory_mb=memory), logs=logs, kept=kept)
     try:
         results = check.run(exercises, impl="exercises-are-in-the-worker", impl_root=logs, device=spec["device"],
                             seed=int(spec["seed"]), plugins=[judge])

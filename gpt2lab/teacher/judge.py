@@ -4,9 +4,11 @@ The suites run in the grader's process as they do in `nox -s check`: they draw e
 the seed, build the reference and the classic mistakes, and compare. Only what the learner's
 code computes is asked of a worker, one per exercise (tests marked `pretrained`, e06's
 from_pretrained, get a second worker that can import transformers). In the sandbox, each exercise's worker is
-forked from the submission's zygote, which imported torch once (sandbox.Zygote); it gets the
-exercise's time limit from its first request and is stopped when the exercise's last test is
-done. A worker that stops (time, memory, crash) fails its own exercise.
+forked from a zygote that imported torch once (sandbox.Zygote; the pretrained one has imported
+transformers too); it gets the exercise's time limit from its first request and is stopped when
+the exercise's last test is done. A worker that stops (time, memory, crash) fails its own
+exercise. A judge process that grades a class keeps its zygotes from one submission to the next
+(sandbox.Kept).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class Judge:
     name = "gpt2lab-judge"
 
     def __init__(self, exercises: Path, *, use_sandbox: bool = True, device: str = "cpu", threads: int = 1,
-                 limits: sandbox.Limits = sandbox.Limits(), timeout: float = 300.0, logs: Path | None = None):
+                 limits: sandbox.Limits = sandbox.Limits(), timeout: float = 300.0, logs: Path | None = None,
+                 kept: sandbox.Kept | None = None):
         self.exercises, self.use_sandbox, self.device, self.threads = exercises, use_sandbox, device, threads
         self.limits, self.timeout, self.logs = limits, timeout, logs
         self.started: dict[tuple[str, bool], Connection | WorkerGone] = {}
@@ -34,7 +37,8 @@ class Judge:
         self.order: list[str] = []
         self.current: str | None = None
         self.seconds: dict[str, float] = {}  # exercise -> from its first request to its last test
-        self.zygote: sandbox.Zygote | None = None
+        self.zygotes: dict[bool, sandbox.Zygote] = {}  # pretrained or not -> its zygote
+        self.kept = kept
 
     # -- workers -----------------------------------------------------------------------------------
 
@@ -43,23 +47,26 @@ class Judge:
         if key not in self.started:
             log = self.logs / f"{exercise}{'-pretrained' if pretrained else ''}.log" if self.logs else None
             try:
-                if self.use_sandbox and not pretrained:  # forked from the submission's zygote
-                    conn = self._zygote().spawn(exercise)
+                if self.use_sandbox:
+                    conn = self._zygote(pretrained).spawn(exercise)
                 else:
-                    conn = sandbox.start(self.exercises, sandbox=self.use_sandbox, pretrained=pretrained,
-                                         device=self.device, threads=self.threads, limits=self.limits, log=log,
-                                         label=exercise)
+                    conn = sandbox.start(self.exercises, sandbox=False, pretrained=pretrained, device=self.device,
+                                         threads=self.threads, limits=self.limits, log=log, label=exercise)
                 conn.on_gone = lambda gone, e=exercise: self.stopped.setdefault(e, gone)
             except WorkerGone as gone:
                 conn = gone
             self.started[key] = conn
         return self.started[key]
 
-    def _zygote(self) -> sandbox.Zygote:
-        if self.zygote is None:
-            self.zygote = sandbox.Zygote(self.exercises, device=self.device, threads=self.threads,
-                                         limits=self.limits, log=self.logs / "zygote.log" if self.logs else None)
-        return self.zygote
+    def _zygote(self, pretrained: bool) -> sandbox.Zygote:
+        if pretrained not in self.zygotes:
+            options = dict(pretrained=pretrained, device=self.device, threads=self.threads, limits=self.limits)
+            if self.kept is not None:
+                self.zygotes[pretrained] = self.kept.zygote(self.exercises, **options)
+            else:
+                log = self.logs / f"zygote{'-pretrained' if pretrained else ''}.log" if self.logs else None
+                self.zygotes[pretrained] = sandbox.Zygote(self.exercises, log=log, **options)
+        return self.zygotes[pretrained]
 
     def connection(self, exercise: str, pretrained: bool = False) -> Connection:
         if exercise in self.stopped:
@@ -83,9 +90,12 @@ class Judge:
     def close(self) -> None:
         for exercise in {k[0] for k in self.started}:
             self._finish(exercise)
-        if self.zygote is not None:
-            self.zygote.close()
-            self.zygote = None
+        if self.kept is not None:
+            self.kept.release()
+        else:
+            for zygote in self.zygotes.values():
+                zygote.close()
+        self.zygotes.clear()
 
     # -- pytest hooks ------------------------------------------------------------------------------
 
@@ -110,14 +120,14 @@ class Judge:
             self.current = exercise
 
     def pytest_collection_finish(self, session) -> None:
-        """Start what takes seconds to import while the first tests run: the zygote (torch) and the
-        worker that can import transformers (e06's from_pretrained)."""
-        if self.use_sandbox and self.order:
-            self._zygote()
-        pretrained = {item.get_closest_marker("kata").args[0] for item in session.items
-                      if item.get_closest_marker("pretrained") and item.get_closest_marker("kata")}
-        for exercise in sorted(pretrained):
-            self._start(exercise, True)
+        """Start what takes seconds to import while the first tests run: the zygotes (torch, and
+        transformers for e06's from_pretrained)."""
+        if not self.use_sandbox:
+            return
+        if self.order:
+            self._zygote(False)
+        if any(item.get_closest_marker("pretrained") for item in session.items):
+            self._zygote(True)
 
     def pytest_sessionfinish(self) -> None:
         self.close()

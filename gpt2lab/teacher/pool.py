@@ -4,15 +4,22 @@ references once per core, not once per student.
 A `JudgePool` keeps `jobs` judge processes (`python -m gpt2lab.teacher.pool`), each serving one
 group of exercises at a time: a line of JSON in (the group and the grading spec), a line out when
 its entries are written. Graded with the same seed, every submission after the first finds the
-reference modules and outputs already in the judges' caches.
+reference modules and outputs already in the judges' caches, and the sandboxes already started
+(sandbox.Kept): their zygotes have imported torch and transformers once for the whole class.
+
+One submission is split among the judges, so that it is graded as soon as possible. A class
+(`whole=True`) gives each judge a whole submission instead, several submissions at once (one
+thread each): no judge waits for another, and each submission needs one sandbox, not one per judge.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import queue
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 from gpt2lab import catalog
@@ -38,9 +45,14 @@ def split(exercises: list[catalog.Exercise], jobs: int, seconds: dict[str, float
 
 
 class JudgePool:
-    def __init__(self, jobs: int | None = None):
+    def __init__(self, jobs: int | None = None, *, whole: bool = False):
         self.jobs = max(1, jobs or os.cpu_count() or 1)
-        self.processes: list[subprocess.Popen] = []
+        self.whole = whole  # a class: each judge takes whole submissions, `jobs` of them at once
+        self.processes: list[subprocess.Popen | None] = [None] * self.jobs
+        self.idle: queue.SimpleQueue[int] = queue.SimpleQueue()
+        for i in range(self.jobs):
+            self.idle.put(i)
+        self.lock, self.taking = threading.Lock(), threading.Lock()
         self.seconds = dict(EXPECTED)  # updated with each submission's figures
 
     def __enter__(self) -> JudgePool:
@@ -50,45 +62,51 @@ class JudgePool:
         self.close()
 
     def _process(self, i: int) -> subprocess.Popen:
-        while len(self.processes) <= i:
-            self.processes.append(subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.pool"], cwd=ROOT,
-                                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True))
-        if self.processes[i].poll() is not None:  # it died (a bug, the OOM killer): a new one
-            self.processes[i] = subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.pool"], cwd=ROOT,
-                                                 stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-        return self.processes[i]
+        with self.lock:
+            if self.processes[i] is None or self.processes[i].poll() is not None:  # new, or it died
+                self.processes[i] = subprocess.Popen([sys.executable, "-m", "gpt2lab.teacher.pool"], cwd=ROOT,
+                                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            return self.processes[i]
 
     def judge(self, exercises: list[catalog.Exercise], spec: dict) -> dict[str, dict]:
-        """Every exercise's grades.json entry, the exercises shared among the judges."""
-        groups = split(exercises, self.jobs, self.seconds)
-        sent = []
-        for i, group in enumerate(groups):
-            out = Path(spec["work"]) / f"judged-{group[0].id}.json"
-            process = self._process(i)
-            try:
-                process.stdin.write(json.dumps({**spec, "ids": [e.id for e in group], "out": str(out)}) + "\n")
-                process.stdin.flush()
-            except OSError:
-                continue
-            sent.append((process, out))
+        """Every exercise's grades.json entry: from one idle judge (`whole`), else shared among all."""
+        groups = [exercises] if self.whole else split(exercises, self.jobs, self.seconds)
+        with self.taking:  # whole: waits for a judge to be free
+            taken = [self.idle.get() for _ in groups]
         judged: dict[str, dict] = {}
-        for process, out in sent:
-            for line in process.stdout:  # until this group's answer (or the judge's end)
-                if line.strip() == f"done {out}":
-                    if out.exists():
-                        judged.update(json.loads(out.read_text()))
-                    break
-        for exercise_id, graded in judged.items():
-            self.seconds[exercise_id] = graded.get("seconds") or self.seconds.get(exercise_id, 1.0)
+        try:
+            sent = []
+            for i, group in zip(taken, groups):
+                out = Path(spec["work"]) / f"judged-{group[0].id}.json"
+                process = self._process(i)
+                try:
+                    process.stdin.write(json.dumps({**spec, "ids": [e.id for e in group], "out": str(out)}) + "\n")
+                    process.stdin.flush()
+                except OSError:
+                    continue
+                sent.append((process, out))
+            for process, out in sent:
+                for line in process.stdout:  # until this group's answer (or the judge's end)
+                    if line.strip() == f"done {out}":
+                        if out.exists():
+                            judged.update(json.loads(out.read_text()))
+                        break
+        finally:
+            for i in taken:
+                self.idle.put(i)
+        with self.lock:
+            for exercise_id, graded in judged.items():
+                self.seconds[exercise_id] = graded.get("seconds") or self.seconds.get(exercise_id, 1.0)
         return judged
 
     def close(self) -> None:
         """No judge (and so no worker) outlives the pool."""
-        for process in self.processes:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-        self.processes.clear()
+        with self.lock:
+            for process in self.processes:
+                if process is not None and process.poll() is None:
+                    process.kill()
+                    process.wait()
+            self.processes = [None] * self.jobs
 
 
 def serve() -> None:
@@ -99,12 +117,18 @@ def serve() -> None:
 
     from gpt2lab.teacher.grade import judge_exercises
 
+    from gpt2lab.teacher.sandbox import Kept
+
     torch.set_num_threads(1)
-    for line in sys.stdin:
-        job = json.loads(line)
-        Path(job["out"]).write_text(json.dumps(judge_exercises(job["ids"], job)))
-        answers.write(f"done {job['out']}\n")
-        answers.flush()
+    kept = Kept()  # the sandboxes, from one submission to the next
+    try:
+        for line in sys.stdin:
+            job = json.loads(line)
+            Path(job["out"]).write_text(json.dumps(judge_exercises(job["ids"], job, kept if job["sandbox"] else None)))
+            answers.write(f"done {job['out']}\n")
+            answers.flush()
+    finally:
+        kept.close()
 
 
 if __name__ == "__main__":

@@ -34,6 +34,7 @@ from gpt2lab.teacher.remote import Connection, WorkerGone, kill
 RUNTIME = Path(__file__).resolve().parent / "runtime"
 LEARNER_PACKAGES = ("torch", "numpy", "einops", "regex")  # what the exercises may import
 PRETRAINED_PACKAGES = ("transformers",)  # e06's from_pretrained, in a worker of its own
+PRELOAD = ["transformers:GPT2LMHeadModel", "transformers:GPT2Config"]  # imported by a pretrained zygote
 NOBODY = 65534
 MAX_SENT = 1 << 31  # bytes the judge may send in one message: GPT-2 124M's weights are 0.5 GB
 INSTALL = ("bubblewrap is needed to grade: the submission's code runs in its sandbox.\n"
@@ -249,19 +250,20 @@ def _alive(pid: int) -> bool:
 
 
 class Zygote:
-    """One sandbox per submission whose worker has imported torch once and forks a fresh worker
-    for each exercise (killing first whatever the previous exercise left running): what makes a
-    class fast. Each spawned worker speaks on its own socket, passed into the sandbox with
-    SCM_RIGHTS."""
+    """A sandbox whose worker has imported torch once and forks a fresh worker for each exercise
+    (killing first whatever the previous exercise left running): what makes grading fast. Each
+    spawned worker speaks on its own socket, passed into the sandbox with SCM_RIGHTS. A pretrained
+    zygote can import transformers, and has imported it (e06's from_pretrained)."""
 
-    def __init__(self, exercises: Path, *, device: str = "cpu", threads: int = 1, limits: Limits = Limits(),
-                 log: Path | None = None, startup: float = 120.0):
+    def __init__(self, exercises: Path, *, pretrained: bool = False, device: str = "cpu", threads: int = 1,
+                 limits: Limits = Limits(), log: Path | None = None, startup: float = 120.0):
         self.scratch = Path(tempfile.mkdtemp(prefix="gpt2lab-zygote-"))
         self.device, self.startup = device, startup
-        argv, config = bwrap_command(exercises, pretrained=False, limits=limits, device=device)
-        config.update(_runtime(device, threads, limits), zygote=True)
+        self.log = log or self.scratch / "zygote.log"
+        argv, config = bwrap_command(exercises, pretrained=pretrained, limits=limits, device=device)
+        config.update(_runtime(device, threads, limits), zygote=True, preload=PRELOAD if pretrained else [])
         self.control, theirs = socket.socketpair()
-        with open(log or self.scratch / "zygote.log", "ab") as log_file:
+        with open(self.log, "ab") as log_file:
             self.process = _popen([*argv, json.dumps(config)], stdin=theirs.fileno(), stdout=log_file,
                                   stderr=log_file, cwd=self.scratch)
         theirs.close()
@@ -284,10 +286,86 @@ class Zygote:
         conn.socket = ours
         return conn
 
+    def reset(self, timeout: float = 30.0) -> bool:
+        """Kill every process the last submission started, empty the scratch space and the log;
+        False when the zygote does not answer (it died, or the last submission stopped it)."""
+        try:
+            self.control.sendall(b"r")
+            ready = select.select([self.control], [], [], timeout)[0]
+            answered = bool(ready) and self.control.recv(1) == b"k"
+        except OSError:
+            answered = False
+        if answered:
+            with contextlib.suppress(OSError):
+                os.truncate(self.log, 0)  # the log's size limit is the next submission's again
+        return answered
+
     def close(self) -> None:
         self.control.close()
         end_sandbox(self.process)
         shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+class Kept:
+    """The zygotes of a judge process that grades one submission after another (a class): started
+    once, each given the next submission's files in a folder of its own (bound read-only into its
+    sandbox) only after a reset has ended every process of the last submission and emptied its
+    scratch space. A zygote that does not answer its reset within `answer_within` seconds (it
+    died, or the last submission stopped it) is replaced by a new sandbox."""
+
+    def __init__(self, answer_within: float = 10.0):
+        self.answer_within = answer_within
+        self.zygotes: dict[tuple, Zygote] = {}
+        self.used: set[tuple] = set()  # handed to a submission since their last reset
+
+    def zygote(self, exercises: Path, *, pretrained: bool, device: str, threads: int, limits: Limits,
+               startup: float = 120.0) -> Zygote:
+        key = (pretrained, device, threads, limits)
+        if key in self.used:
+            self._reset(key)
+        zygote = self.zygotes.get(key)
+        if zygote is None:
+            folder = Path(tempfile.mkdtemp(prefix="gpt2lab-kept-")) / "exercises"
+            folder.mkdir(mode=0o755)
+            zygote = Zygote(folder, pretrained=pretrained, device=device, threads=threads, limits=limits,
+                            startup=startup)
+            zygote.folder = folder
+            self.zygotes[key] = zygote
+        _replace(zygote.folder, exercises)
+        self.used.add(key)
+        return zygote
+
+    def release(self) -> None:
+        """The submission is judged: stop what it left running now, not at the next one."""
+        for key in list(self.used):
+            self._reset(key)
+
+    def _reset(self, key: tuple) -> None:
+        self.used.discard(key)
+        zygote = self.zygotes[key]
+        if not zygote.reset(self.answer_within):
+            self._close(self.zygotes.pop(key))
+
+    def close(self) -> None:
+        for zygote in self.zygotes.values():
+            self._close(zygote)
+        self.zygotes.clear()
+        self.used.clear()
+
+    @staticmethod
+    def _close(zygote: Zygote) -> None:
+        zygote.close()
+        shutil.rmtree(zygote.folder.parent, ignore_errors=True)
+
+
+def _replace(folder: Path, exercises: Path) -> None:
+    """`folder` holds exactly the files of `exercises` (regular files, readable by the sandbox's user)."""
+    for old in folder.iterdir():
+        old.unlink()
+    for new in exercises.iterdir():
+        if new.is_file() and not new.is_symlink():
+            shutil.copyfile(new, folder / new.name)
+            (folder / new.name).chmod(0o644)
 
 
 def _runtime(device: str, threads: int, limits: Limits) -> dict:

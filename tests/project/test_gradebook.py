@@ -83,8 +83,10 @@ def test_a_class_is_graded_in_one_command_and_a_rerun_grades_only_what_changed(t
         assert document.validate(grades) == [] and grades["kata_seed"] == seed  # one seed for the class
         assert rows[name]["graded"] == "graded" and not (klass / name / "grades.json").exists()
     lines = [line for line in done.stderr.splitlines() if line.startswith("[")]  # not a tty: a line each
-    assert len(lines) == 5 and lines[0].startswith("[1/5] crash: 10/20 points") and "left" in lines[0]
-    assert lines[-1].startswith("[5/5] perfect: 20/20 points") and "done in" in lines[-1]
+    assert len(lines) == 5 and lines[0].startswith("[1/5] ") and "left" in lines[0]  # several at once:
+    assert lines[-1].startswith("[5/5] ") and "done in" in lines[-1]  # in the order they finish
+    assert sorted(line.split()[1] for line in lines) == ["crash:", "empty:", "half:", "loop:", "perfect:"]
+    assert any(" perfect: 20/20 points" in line for line in lines)
     assert "perfect" in done.stdout and f"kata seed {seed}" in done.stdout
 
     half = klass / "half" / "exercises" / "e03_heads.py"
@@ -154,9 +156,9 @@ def test_a_submission_whose_grade_raises_is_crashed_for_every_exercise_and_costs
     assert read_csv(out / "gradebook.csv")[1:] == [["ada", "10", "10", "20"], ["bob", "0", "0", "0"],
                                                    ["cy", "0", "10", "10"], ["dee", "0", "0", "0"]]
     assert stream.getvalue().count("\n") == 4 and "\r" not in stream.getvalue()
-    assert "the grader failed on it" in stream.getvalue().splitlines()[1]
+    assert any(" bob: " in line and "the grader failed on it" in line for line in stream.getvalue().splitlines())
 
-    calls.clear()  # again: the crashed one is tried again, the others were not changed
+    calls.clear()  # again (in any order: several at once): the crashed one is tried again, the others were not changed
     book = classroom_grading.grade_class(gradebook.roster([klass]), out, exercises, use_sandbox=False,
                                          stream=io.StringIO())
     assert calls == ["bob"] and [r["graded"] for r in book["students"]] == ["unchanged", "crashed", "unchanged",
@@ -165,18 +167,18 @@ def test_a_submission_whose_grade_raises_is_crashed_for_every_exercise_and_costs
     calls.clear()
     (klass / "cy" / "exercises" / "e03_heads.py").write_text("DONE e03")  # a file added counts as a change
     classroom_grading.grade_class(gradebook.roster([klass]), out, exercises, use_sandbox=False, stream=io.StringIO())
-    assert calls == ["bob", "cy"]
+    assert sorted(calls) == ["bob", "cy"]
     calls.clear()
     classroom_grading.grade_class(gradebook.roster([klass]), out, exercises, use_sandbox=False, regrade=True,
                                   stream=io.StringIO())
-    assert calls == ["ada", "bob", "cy"]  # and dee, who has nothing to grade
+    assert sorted(calls) == ["ada", "bob", "cy"]  # and dee, who has nothing to grade
     calls.clear()
     classroom_grading.grade_class(gradebook.roster([klass]), out, exercises[:1], use_sandbox=False, stream=io.StringIO())
-    assert calls == ["ada", "bob", "cy"]  # other exercises: another grade
+    assert sorted(calls) == ["ada", "bob", "cy"]  # other exercises: another grade
     calls.clear()
     book = classroom_grading.grade_class(gradebook.roster([klass]), out, exercises[:1], seed=7, use_sandbox=False,
                                          stream=io.StringIO())
-    assert calls == ["ada", "bob", "cy"] and book["kata_seed"] == 7  # another seed: another grade
+    assert sorted(calls) == ["ada", "bob", "cy"] and book["kata_seed"] == 7  # another seed: another grade
 
 
 def test_the_progress_bar_redraws_one_line_on_a_terminal():

@@ -277,21 +277,33 @@ def _chain(error: BaseException):
 def zygote() -> None:
     """Fork a worker for each socket the judge sends; first, kill what the last one left running.
 
-    Only inside the sandbox's PID namespace, where kill(-1) reaches this submission's processes
-    and nothing else (gpt2lab.teacher.sandbox never starts a zygote without the sandbox).
+    Only inside the sandbox's PID namespace, where kill(-1) reaches the processes a submission
+    started and nothing else (gpt2lab.teacher.sandbox never starts a zygote without the sandbox).
+    A zygote kept for a class serves one submission after another: "r" (reset) kills everything
+    the last one started, waits until it is gone and empties the scratch space, before the judge
+    puts the next submission's files in place. The zygote is not dumpable, so that the workers
+    (the same uid) cannot ptrace it or read its memory; it runs no code of a submission.
     """
+    import ctypes
     import socket
 
+    for name in CONFIG.get("preload", ()):  # "transformers:GPT2LMHeadModel": import it and the attribute
+        module, _, attribute = name.partition(":")
+        loaded = importlib.import_module(module)
+        if attribute:
+            getattr(loaded, attribute)
+    ctypes.CDLL(None).prctl(4, 0, 0, 0, 0)  # PR_SET_DUMPABLE, 0 (children inherit it until they exec)
     control = socket.socket(fileno=PROTO_IN)
     signal.signal(signal.SIGCHLD, signal.SIG_IGN)  # children are reaped by the kernel
     for n in itertools.count():
         message, fds, _, _ = socket.recv_fds(control, 16, 1)
+        if message == b"r" and not fds:
+            reset()
+            control.sendall(b"k")
+            continue
         if not message or not fds:
             return
-        try:
-            os.kill(-1, signal.SIGKILL)  # every process of the previous exercise, daemons included
-        except ProcessLookupError:
-            pass
+        stop_the_others()
         if os.fork() == 0:
             signal.signal(signal.SIGCHLD, signal.SIG_DFL)
             control.close()
@@ -299,11 +311,57 @@ def zygote() -> None:
             os.makedirs(CONFIG["scratch"])
             os.chdir(CONFIG["scratch"])
             apply_limits()
+            importlib.invalidate_caches()  # the judge may have put new exercise files in place
             try:
                 Worker(fds[0], fds[0]).serve()
             finally:
                 os._exit(0)
         os.close(fds[0])
+
+
+def stop_the_others() -> None:
+    """SIGKILL every process of the sandbox but this one and its PID 1 (the previous exercise's)."""
+    try:
+        os.kill(-1, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def reset(wait: float = 10.0) -> None:
+    """Between two submissions: no process of the last one left, not even dying, and /tmp empty.
+    Whatever goes wrong here ends the zygote without an answer: the judge then starts a new sandbox."""
+    import stat
+    import time
+
+    stop_the_others()
+    deadline = time.monotonic() + wait
+    while _others() and time.monotonic() < deadline:
+        time.sleep(0.005)
+    todo = [(entry.path, False) for entry in os.scandir(CONFIG["scratch"])]
+    while todo:  # depth first, without recursion: a folder is removed once emptied
+        path, emptied = todo.pop()
+        if emptied:
+            os.rmdir(path)
+        elif stat.S_ISDIR(os.lstat(path).st_mode):
+            os.chmod(path, 0o700)  # the last submission may have made it unreadable: it was its own
+            todo.append((path, True))
+            todo += [(os.path.join(path, name), False) for name in os.listdir(path)]
+        else:
+            os.unlink(path)
+
+
+def _others() -> list[int]:
+    """The processes of the sandbox still alive (zombies are not: they run nothing), but 1 and this one."""
+    found = []
+    for name in os.listdir("/proc"):
+        if name.isdigit() and int(name) not in (1, os.getpid()):
+            try:
+                with open(f"/proc/{name}/stat") as stat:
+                    if stat.read().rpartition(")")[2].split()[0] != "Z":
+                        found.append(int(name))
+            except OSError:
+                pass
+    return found
 
 
 if __name__ == "__main__":
