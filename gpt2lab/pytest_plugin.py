@@ -148,8 +148,9 @@ def _classify(excinfo: pytest.ExceptionInfo, learner_dir: Path) -> dict:
         return {"status": "failed", "message": str(error), "diagnosis": error.diagnosis}
     if isinstance(error, SyntaxError) and error.filename and Path(error.filename).is_relative_to(learner_dir):
         rel = Path(error.filename).relative_to(learner_dir.parent)
-        return {"status": "error", "message": _("your file does not compile: {error}\n  {path}:{line}\n    {text}").format(
-            error=error.msg, path=rel, line=error.lineno, text=(error.text or "").strip())}
+        message = _("your file does not compile: {error}\n  {path}:{line}\n    {text}")
+        return {"status": "error", "message": message.format(error=error.msg, path=rel, line=error.lineno,
+                                                             text=(error.text or "").strip())}
     where = learner_frame(excinfo.tb, learner_dir)
     if isinstance(error, AssertionError) and where is None:
         return {"status": "failed", "message": str(error)}
