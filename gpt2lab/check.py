@@ -13,11 +13,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from gpt2lab import catalog
+from gpt2lab.i18n import N_, _
 from gpt2lab.pytest_plugin import PROPERTY
 
 ROOT = catalog.ROOT
 
-PASSED, FAILING, NOT_STARTED, BLOCKED, MISSING = "passed", "failing", "not started", "blocked", "no tests"
+# The statuses are English keys (the grader's JSON has them); the table shows them as _(status).
+PASSED, FAILING, NOT_STARTED, BLOCKED, MISSING = (N_("passed"), N_("failing"), N_("not started"), N_("blocked"),
+                                                  N_("no tests"))
 
 
 @dataclass
@@ -117,11 +120,12 @@ def run(exercises: list[catalog.Exercise], *, impl: str = "exercises", impl_root
         sys.stdout = saved
         quiet.close()
     if collector.errors:  # first: pytest reports collection errors as INTERRUPTED too
-        raise RuntimeError("the hidden suites could not be collected:\n" + "\n".join(collector.errors))
+        raise RuntimeError(_("the hidden suites could not be collected:") + "\n" + "\n".join(collector.errors))
     if code == pytest.ExitCode.INTERRUPTED:
         raise KeyboardInterrupt
     if code in (pytest.ExitCode.INTERNAL_ERROR, pytest.ExitCode.USAGE_ERROR):
-        raise RuntimeError(f"pytest could not run the hidden suites ({code.name}); see the message above")
+        raise RuntimeError(_("pytest could not run the hidden suites ({code}); see the message above").format(
+            code=code.name))
     results = {e.id: ExerciseResult(e) for e in exercises}
     for verdict in collector.verdicts:
         results[verdict["exercise"]].verdicts.append(verdict)

@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from gpt2lab import catalog
+from gpt2lab.i18n import _
 from gpt2lab.pytest_plugin import exercise_of
 from gpt2lab.verdict import KataFailure
 
@@ -65,12 +66,12 @@ class Deadline:
         if exercise is None:
             return
         if exercise.id in self.stopped:
-            raise KataFailure(f"not run: an earlier case of {exercise.id}, {self.stopped[exercise.id]}, "
-                              "ran past the time limit (see that case)")
+            raise KataFailure(_("not run: an earlier case of {exercise}, {test}, ran past the time limit "
+                                "(see that case)").format(exercise=exercise.id, test=self.stopped[exercise.id]))
         culprit = next((e for e in sorted(catalog.requirements(exercise.id)) if e in self.looped), None)
         if culprit is not None:
-            raise KataFailure(f"not run: it builds on {culprit}, whose code ran past the time limit in "
-                              f"{self.looped[culprit]}: fix {culprit} first")
+            raise KataFailure(_("not run: it builds on {culprit}, whose code ran past the time limit in "
+                                "{test}: fix {culprit} first").format(culprit=culprit, test=self.looped[culprit]))
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_protocol(self, item: pytest.Item, nextitem):
@@ -106,7 +107,7 @@ class Deadline:
         if where is not None:  # stopped in the learner's code: the next cases would loop too
             self.stopped[exercise.id] = name
         if culprit is not None:
-            self.looped.setdefault(culprit, f"{exercise.id}'s {name}")
+            self.looped.setdefault(culprit, _("{exercise}'s {test}").format(exercise=exercise.id, test=name))
         raise TimeLimitExceeded(self._message(item, where), diagnosis="time limit")
 
     def _where(self, frame) -> tuple[str | None, str | None]:
@@ -121,26 +122,30 @@ class Deadline:
                 rel = path.relative_to(self.learner_dir.parent)
                 line = _source_line(path, f.f_lineno)
                 exercise = next((e.id for e in catalog.EXERCISES if e.module == path.stem), None)
-                return f"  {rel}:{f.f_lineno} in {f.f_code.co_name}\n    {line}", exercise
+                return _("  {path}:{line} in {function}\n    {text}").format(
+                    path=rel, line=f.f_lineno, function=f.f_code.co_name, text=line), exercise
         return None, None
 
     def _message(self, item: pytest.Item, where: str | None) -> str:
         exercise = exercise_of(item)
         retry = f"nox -s check -- {exercise.id} --time-limit {max(60, int(4 * self.seconds))}"
         if where is None:
-            return (f"stopped after {self.seconds:g} s, the time limit (this test normally takes a few "
-                    f"seconds), outside your code.\nIf this machine is only slow, allow more time: {retry}")
-        return (f"stopped after {self.seconds:g} s, the time limit (this test normally takes a few seconds), "
-                f"while your code was running here:\n{where}\n"
-                "A loop that never ends? Check that each `while` loop changes what its condition tests, "
-                "and that a loop over a list does not add to that list.\n"
-                f"(If this machine is only slow, allow more time: {retry})")
+            return _("stopped after {seconds:g} s, the time limit (this test normally takes a few "
+                     "seconds), outside your code.\nIf this machine is only slow, allow more time: {retry}").format(
+                seconds=self.seconds, retry=retry)
+        return _("stopped after {seconds:g} s, the time limit (this test normally takes a few seconds), "
+                 "while your code was running here:\n{where}\n"
+                 "A loop that never ends? Check that each `while` loop changes what its condition tests, "
+                 "and that a loop over a list does not add to that list.\n"
+                 "(If this machine is only slow, allow more time: {retry})").format(
+            seconds=self.seconds, where=where, retry=retry)
 
     def _give_up(self, nodeid: str) -> None:
         """The timer could not interrupt (stuck in one call into C): end the process, saying why."""
-        sys.stderr.write(f"\ngpt2lab: {nodeid} is still running {2 * self.seconds + 30:g} s after it "
-                         "started, and cannot be interrupted (stuck inside one torch call?). The check is "
-                         "stopped: look for a loop that never ends or a huge tensor in that exercise.\n")
+        sys.stderr.write("\ngpt2lab: " + _(
+            "{test} is still running {seconds:g} s after it started, and cannot be interrupted (stuck inside "
+            "one torch call?). The check is stopped: look for a loop that never ends or a huge tensor in that "
+            "exercise.").format(test=nodeid, seconds=2 * self.seconds + 30) + "\n")
         sys.stderr.flush()
         os._exit(124)
 

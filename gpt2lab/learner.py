@@ -11,6 +11,7 @@ from typing import TypeVar
 import torch
 
 from gpt2lab.catalog import BY_ID
+from gpt2lab.i18n import _
 from gpt2lab.pytest_plugin import import_exercise
 from gpt2lab.teacher import proxies, remote
 from gpt2lab.teacher.runtime.learner_side import NaNInitialisers
@@ -82,5 +83,5 @@ def gpt2_like(kata: ModuleType, ref, case: str):
     model = build_for_loading(lambda: e06.GPT2(config)).to(ref.device)
     state = {name.removeprefix("transformer."): t for name, t in ref.state_dict().items()}
     state["lm_head.weight"] = state["wte.weight"]
-    expect_loadable(model, state, case=case, what="your GPT2 (e06)")
+    expect_loadable(model, state, case=case, what=_("your GPT2 (e06)"))
     return model

@@ -23,6 +23,7 @@ import pytest
 import torch
 
 from gpt2lab import catalog
+from gpt2lab.i18n import _
 from gpt2lab.verdict import KataFailure
 
 PROPERTY = "gpt2lab"
@@ -45,10 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "pretrained: graded in a worker that can import transformers "
                             "(e06's from_pretrained)")
     if config.getoption("--device") == "cuda" and not torch.cuda.is_available():
-        raise pytest.UsageError(
+        raise pytest.UsageError(_(
             "--device cuda was asked for, but torch.cuda.is_available() is False "
-            f"(torch {torch.__version__}). Use --device cpu, or run on a machine with a GPU "
-            "(on Colab: Runtime > Change runtime type > T4 GPU).")
+            "(torch {version}). Use --device cpu, or run on a machine with a GPU "
+            "(on Colab: Runtime > Change runtime type > T4 GPU).").format(version=torch.__version__))
     # fp32 everywhere: TF32 would make CUDA results differ from the CPU by ~1e-3.
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -124,7 +125,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def classify(excinfo: pytest.ExceptionInfo | None, root: Path, package: str) -> dict:
     """Turn an exception into a status and a message in the learner's terms."""
     if excinfo is None:
-        return {"status": "error", "message": "the test failed without an exception"}
+        return {"status": "error", "message": _("the test failed without an exception")}
     from gpt2lab.teacher import remote
 
     if isinstance(excinfo.value, remote.WorkerGone):
@@ -147,16 +148,17 @@ def _classify(excinfo: pytest.ExceptionInfo, learner_dir: Path) -> dict:
         return {"status": "failed", "message": str(error), "diagnosis": error.diagnosis}
     if isinstance(error, SyntaxError) and error.filename and Path(error.filename).is_relative_to(learner_dir):
         rel = Path(error.filename).relative_to(learner_dir.parent)
-        return {"status": "error", "message": f"your file does not compile: {error.msg}\n"
-                f"  {rel}:{error.lineno}\n    {(error.text or '').strip()}"}
+        message = _("your file does not compile: {error}\n  {path}:{line}\n    {text}")
+        return {"status": "error", "message": message.format(error=error.msg, path=rel, line=error.lineno,
+                                                             text=(error.text or "").strip())}
     where = learner_frame(excinfo.tb, learner_dir)
     if isinstance(error, AssertionError) and where is None:
         return {"status": "failed", "message": str(error)}
     head = f"{type(error).__name__}: {error}"
     if where is None:
-        return {"status": "error", "message": f"{head}\n  (raised outside your code: "
-                f"{excinfo.traceback[-1].path.name}:{excinfo.traceback[-1].lineno + 1})"}
-    return {"status": "error", "message": f"your code raised {head}\n{where}"}
+        return {"status": "error", "message": _("{error}\n  (raised outside your code: {path}:{line})").format(
+            error=head, path=excinfo.traceback[-1].path.name, line=excinfo.traceback[-1].lineno + 1)}
+    return {"status": "error", "message": _("your code raised {error}\n{where}").format(error=head, where=where)}
 
 
 def _classify_remote(error) -> dict:
@@ -167,20 +169,23 @@ def _classify_remote(error) -> dict:
     if error.syntax and _exercise_of_path(error.syntax[0]):
         file, line, text, msg = error.syntax
         exercise = _exercise_of_path(file)
-        return {"status": "error", "in_exercise": exercise.id, "message": f"your file does not compile: "
-                f"{msg}\n  {exercise.path}:{line}\n    {str(text).strip()}"}
+        return {"status": "error", "in_exercise": exercise.id,
+                "message": _("your file does not compile: {error}\n  {path}:{line}\n    {text}").format(
+                    error=msg, path=exercise.path, line=line, text=str(text).strip())}
     head = f"{error.remote_type}: {error}"
     if not frames:
-        return {"status": "error", "message": f"{head}\n  (raised outside your code)"}
+        return {"status": "error", "message": _("{error}\n  (raised outside your code)").format(error=head)}
     file, line, name, text = frames[-1]
     exercise = _exercise_of_path(str(file))
+    where = _("  {path}:{line} in {function}\n    {text}").format(path=exercise.path, line=line, function=name,
+                                                                    text=text)
     return {"status": "error", "in_exercise": exercise.id,
-            "message": f"your code raised {head}\n  {exercise.path}:{line} in {name}\n    {text}"}
+            "message": _("your code raised {error}\n{where}").format(error=head, where=where)}
 
 
 def _exercise_of_path(path: str) -> catalog.Exercise | None:
     """The exercise whose file this is, for a path in the worker's exercises/ folder."""
-    folder, _, name = path.rpartition("/")
+    folder, _slash, name = path.rpartition("/")
     if not folder.endswith("/exercises"):
         return None
     return next((e for e in catalog.EXERCISES if f"{e.module}.py" == name), None)
@@ -213,4 +218,5 @@ def learner_frame(tb, learner_dir: Path) -> str | None:
     if found is None:
         return None
     rel = Path(found.filename).relative_to(learner_dir.parent)
-    return f"  {rel}:{found.lineno} in {found.name}\n    {found.line}"
+    return _("  {path}:{line} in {function}\n    {text}").format(path=rel, line=found.lineno, function=found.name,
+                                                                  text=found.line)

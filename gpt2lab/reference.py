@@ -13,6 +13,8 @@ import math
 import torch
 from torch import nn
 
+from gpt2lab.i18n import _
+
 
 def generator(seed: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed)
@@ -214,8 +216,9 @@ class Logits(nn.Module):
 
     def forward(self, idx: torch.Tensor) -> torch.Tensor:
         if idx.size(1) > self.config.n_positions:
-            raise ContextTooLong(f"the model was given {idx.size(1)} tokens, but its context holds "
-                                 f"n_positions={self.config.n_positions}")
+            raise ContextTooLong(_("the model was given {tokens} tokens, but its context holds "
+                                   "n_positions={n_positions}").format(tokens=idx.size(1),
+                                                                       n_positions=self.config.n_positions))
         return self.hf(idx).logits
 
 

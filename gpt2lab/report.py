@@ -6,12 +6,17 @@ import sys
 
 from gpt2lab import catalog
 from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult, counts
+from gpt2lab.i18n import N_, _, language
 
 OUTDATED = "out of date"  # shown, never computed: a result older than an exercise it builds on
 MARKS = {PASSED: ("✔", "ok"), FAILING: ("✘", "XX"), NOT_STARTED: ("·", ".."),
          BLOCKED: ("⧗", "--"), MISSING: ("?", "??"), OUTDATED: ("↻", "~~")}
 COLOURS = {PASSED: "32", FAILING: "31", NOT_STARTED: "2", BLOCKED: "33", MISSING: "35", OUTDATED: "36"}
 MESSAGE_LINES = 4  # of each failing case's message, with -v
+TITLE_WIDTH = 56  # the title column, wider when a title (in the learner's language) needs it
+# a case's status as the verbose listing says it (the pytest plugin's keys)
+CASE_STATUS = {"failed": N_("failed"), "error": N_("error"), "not_started": N_("not started"),
+               "skipped": N_("skipped")}
 
 
 def _unicode() -> bool:
@@ -45,29 +50,34 @@ def shown_status(result: ExerciseResult) -> str:
 
 
 def cases(n: int) -> str:
-    return f"{n} case" + ("" if n == 1 else "s")
+    return (_("{n} case") if n == 1 else _("{n} cases")).format(n=n)
+
+
+def title(exercise: catalog.Exercise) -> str:
+    """The exercise's line in the learner's language."""
+    return exercise.title_es if language() == "es" else exercise.title
 
 
 def status_text(result: ExerciseResult) -> str:
     status = result.status
     if result.outdated_by:
-        return f"{OUTDATED}: {', '.join(result.outdated_by)} changed; checking again"
+        return _("out of date: {changed} changed; checking again").format(changed=", ".join(result.outdated_by))
     if status == BLOCKED:
-        return f"blocked (needs {', '.join(result.blocked_by)})"
+        return _("blocked (needs {ids})").format(ids=", ".join(result.blocked_by))
     if status == PASSED:
-        return f"passed ({cases(len(result.graded))})"
+        return _("passed ({cases})").format(cases=cases(len(result.graded)))
     if status == FAILING:
-        return f"failing: {result.passed} of {cases(len(result.graded))} pass"
-    return status
+        return _("failing: {passed} of {cases} pass").format(passed=result.passed, cases=cases(len(result.graded)))
+    return _(status)
 
 
 def table(results: list[ExerciseResult], style: Style) -> list[str]:
+    titles = [title(r.exercise) + (_(" (bonus)") if r.exercise.bonus else "") for r in results]
+    width = max([TITLE_WIDTH, *map(len, titles)])
     lines = []
-    for result in results:
-        exercise = result.exercise
-        title = exercise.title + (" (bonus)" if exercise.bonus else "")
+    for result, name in zip(results, titles):
         status = shown_status(result)
-        lines.append(f"  {style.mark(status)} {exercise.id}  {title:<56} "
+        lines.append(f"  {style.mark(status)} {result.exercise.id}  {name:<{width}} "
                      f"{style.paint(status_text(result), COLOURS[status])}")
     return lines
 
@@ -77,12 +87,13 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
     exercise = result.exercise
     lines = []
     if verbose:
-        lines.append(f"{exercise.id}: every case")
+        lines.append(_("{id}: every case").format(id=exercise.id))
         previous = None
         for v in result.verdicts:
             name = v["test"] + (f"[{v['case']}]" if v["case"] else "")
+            said = _(CASE_STATUS[v["status"]]) if v["status"] in CASE_STATUS else v["status"].replace("_", " ")
             lines.append(f"  {style.mark(_case_status(v))} {name}"
-                         + (f"  ({v['status'].replace('_', ' ')})" if v["status"] != "passed" else ""))
+                         + (f"  ({said})" if v["status"] != "passed" else ""))
             message = _first_lines(v.get("message", "")) if v["status"] not in ("passed", "skipped") else []
             if message != previous:  # the same words under the next case too are said once
                 lines += ["      " + line for line in message]
@@ -92,21 +103,24 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
     if problem is None:
         return lines
     if result.waiting_on:
-        lines.append(f"{exercise.id} cannot run yet: it calls code of {', '.join(result.waiting_on)} "
-                     f"that is not written yet ({problem['message']}). Do {result.waiting_on[0]} first.")
+        lines.append(_("{id} cannot run yet: it calls code of {ids} that is not written yet ({message}). "
+                       "Do {first} first.").format(id=exercise.id, ids=", ".join(result.waiting_on),
+                                                  message=problem["message"], first=result.waiting_on[0]))
         return lines
     if result.status == NOT_STARTED:
-        lines.append(f"{exercise.id} is not started: open {exercise.path} and replace each "
-                     "`raise NotImplementedError` with your code.")
+        lines.append(_("{id} is not started: open {path} and replace each `raise NotImplementedError` "
+                       "with your code.").format(id=exercise.id, path=exercise.path))
         return lines
     if result.blocked_by:
-        lines.append(f"{exercise.id} builds on {', '.join(result.blocked_by)}, which "
-                     f"{'is' if len(result.blocked_by) == 1 else 'are'} not passing yet: fix "
-                     f"{result.blocked_by[0]} first.")
+        builds_on = (_("{id} builds on {ids}, which is not passing yet: fix {first} first.")
+                     if len(result.blocked_by) == 1 else
+                     _("{id} builds on {ids}, which are not passing yet: fix {first} first."))
+        lines.append(builds_on.format(id=exercise.id, ids=", ".join(result.blocked_by), first=result.blocked_by[0]))
     name = problem["test"] + (f"[{problem['case']}]" if problem["case"] else "")
-    lines.append(f"First problem in {exercise.id} ({exercise.path}), test {name}:")
+    lines.append(_("First problem in {id} ({path}), test {name}:").format(id=exercise.id, path=exercise.path,
+                                                                         name=name))
     if problem["status"] == "not_started":
-        lines.append(f"  not written yet: {problem['message']}")
+        lines.append(_("  not written yet: {message}").format(message=problem["message"]))
     else:
         lines += ["  " + line for line in problem["message"].splitlines()]
     return lines
@@ -115,7 +129,7 @@ def explain(result: ExerciseResult, style: Style, *, verbose: bool = False) -> l
 def _first_lines(message: str, n: int = MESSAGE_LINES) -> list[str]:
     """The first lines of a case's message, without the "case: ..." line the case name repeats."""
     lines = [line for line in message.splitlines() if line.strip()]
-    if lines and lines[0].startswith("case: "):
+    if lines and lines[0].startswith(("case: ", _("case: {case}").format(case=""))):
         lines = lines[1:]
     return lines[:n] + (["..."] if len(lines) > n else [])
 
@@ -141,7 +155,8 @@ def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
     lines = [header, "", *table(results, style)]
     done = sum(r.status == PASSED and not r.outdated_by for r in results)
     if len(results) > 1:
-        lines += ["", f"  progress {style.bar(done, len(results))} {done}/{len(results)} passed"]
+        lines += ["", _("  progress {bar} {done}/{total} passed").format(bar=style.bar(done, len(results)),
+                                                                          done=done, total=len(results))]
     # the one the learner can do next; never one whose result is out of date
     todo = next((r for r in results if r.status not in (PASSED, MISSING) and counts(r, named)), None)
     outdated = [r for r in results if r.outdated_by]
@@ -155,9 +170,9 @@ def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
     lines.append("")
     if todo is not None:
         target = _blocker(todo, results) if todo.status == BLOCKED or todo.waiting_on else todo.exercise
-        hint = f"hint: `nox -s hint -- {target.id}`."
-        details = f"A {hint}" if verbose else f"Details: `nox -s check -- {target.id} -v`; a {hint}"
-        lines.append(f"Next: {target.id} — {target.path}. {details}")
+        step = (_("Next: {id} — {path}. A hint: `nox -s hint -- {id}`.") if verbose else
+                _("Next: {id} — {path}. Details: `nox -s check -- {id} -v`; a hint: `nox -s hint -- {id}`."))
+        lines.append(step.format(id=target.id, path=target.path))
         return "\n".join(lines)
     return "\n".join(lines + _finished(results))
 
@@ -165,31 +180,36 @@ def render(results: list[ExerciseResult], *, header: str, verbose: bool = False,
 def _checking_again(outdated: list[ExerciseResult]) -> str:
     ids = ", ".join(r.exercise.id for r in outdated)
     changed = sorted({e for r in outdated for e in r.outdated_by})
-    return (f"{ids} {'is' if len(outdated) == 1 else 'are'} out of date ({', '.join(changed)} changed since "
-            "they were checked): the next step comes once they are checked again.")
+    said = (_("{ids} is out of date ({changed} changed since they were checked): the next step comes once "
+              "they are checked again.") if len(outdated) == 1 else
+            _("{ids} are out of date ({changed} changed since they were checked): the next step comes once "
+              "they are checked again."))
+    return said.format(ids=ids, changed=", ".join(changed))
 
 
 def _finished(results: list[ExerciseResult]) -> list[str]:
     """Nothing that counts is left to do: say so, and what comes next."""
     untested = [r.exercise.id for r in results if r.status == MISSING]
     if untested:
-        return [f"Everything with tests passes; no hidden suite found for {', '.join(untested)}."]
+        return [_("Everything with tests passes; no hidden suite found for {ids}.").format(ids=", ".join(untested))]
     if len(results) == 1:
-        return [f"{results[0].exercise.id} passes. Run `nox -s check` for the whole course."]
+        return [_("{id} passes. Run `nox -s check` for the whole course.").format(id=results[0].exercise.id)]
     if not {e.id for e in catalog.EXERCISES if not e.bonus} <= {r.exercise.id for r in results}:
         ids = ", ".join(r.exercise.id for r in results)
-        return [f"{ids}: every one checked passes. Run `nox -s check` for the whole course."]
+        return [_("{ids}: every one checked passes. Run `nox -s check` for the whole course.").format(ids=ids)]
     core = [r for r in results if not r.exercise.bonus]
     bonus = [r for r in results if r.exercise.bonus and r.status != PASSED]
     if not bonus:
-        return ["All done: every exercise passes. Try `nox -s demo` to see your GPT-2 write, and "
-                "`nox -s train` to train one."]
+        return [_("All done: every exercise passes. Try `nox -s demo` to see your GPT-2 write, and "
+                  "`nox -s train` to train one.")]
     first, last = (core[0].exercise.id, core[-1].exercise.id) if core else ("", "")
-    lines = [f"The core course passes ({first} to {last}): your GPT-2 is complete." if core
-             else "Every exercise started passes.", "What next:",
-             "  nox -s demo     your GPT-2 writes, with OpenAI's pretrained weights (548 MB to download once)",
-             "  nox -s train    train your GPT-2 on Shakespeare and watch the loss fall"
-             + (" (after bonus e10, your training step)" if any(r.exercise.id == "e10" for r in bonus) else ""),
-             "  the bonus katas, in any order:"]
-    lines += [f"    {r.exercise.id}  {r.exercise.title}: nox -s check -- {r.exercise.id}" for r in bonus]
+    train = _("train your GPT-2 on Shakespeare and watch the loss fall")
+    if any(r.exercise.id == "e10" for r in bonus):
+        train += _(" (after bonus e10, your training step)")
+    lines = [_("The core course passes ({first} to {last}): your GPT-2 is complete.").format(first=first, last=last)
+             if core else _("Every exercise started passes."), _("What next:"),
+             "  nox -s demo     " + _("your GPT-2 writes, with OpenAI's pretrained weights (548 MB to download once)"),
+             "  nox -s train    " + train,
+             "  " + _("the bonus katas, in any order:")]
+    lines += [f"    {r.exercise.id}  {title(r.exercise)}: nox -s check -- {r.exercise.id}" for r in bonus]
     return lines

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 import torch
 
+from gpt2lab.i18n import _
+
 
 class KataFailure(AssertionError):
     """A check that failed, with an explanation meant for the learner."""
@@ -44,7 +46,8 @@ class KnownShape:
 def fail(case: str, what: str, *lines: str, diagnosis: str | None = None) -> None:
     """Raise a KataFailure whose message reads: case, what went wrong, then detail lines."""
     body = "\n".join(f"  {line}" for line in lines if line)
-    raise KataFailure(f"case: {case}\n{what}\n{body}".rstrip(), diagnosis=diagnosis)
+    head = _("case: {case}").format(case=case)
+    raise KataFailure(f"{head}\n{what}\n{body}".rstrip(), diagnosis=diagnosis)
 
 
 def _shape(shape: Iterable[int]) -> str:
@@ -59,12 +62,12 @@ def explain_shape(got: tuple[int, ...], expected: tuple[int, ...],
         return hint.hint if isinstance(hint, KnownShape) else hint
     if sorted(got) == sorted(expected) and len(got) == len(expected):
         swapped = [i for i, (g, e) in enumerate(zip(got, expected)) if g != e]
-        return (f"the same sizes in another order (axes {swapped} differ): "
-                "an axis is swapped; use transpose/permute to move axes, not view/reshape")
+        return _("the same sizes in another order (axes {axes} differ): "
+                 "an axis is swapped; use transpose/permute to move axes, not view/reshape").format(axes=swapped)
     if torch.Size(got).numel() == torch.Size(expected).numel():
-        return ("the same number of values in a different layout: "
-                "check which axes you split or merged")
-    return "check the shapes in the docstring, axis by axis"
+        return _("the same number of values in a different layout: "
+                 "check which axes you split or merged")
+    return _("check the shapes in the docstring, axis by axis")
 
 
 def _index(flat: int, shape: torch.Size) -> tuple[int, ...]:
@@ -101,23 +104,26 @@ def expect_tensor(got: object, expected: torch.Tensor, *, case: str, what: str,
     listed in `shape_hints` gets its hint, and its mistake's name when it is a KnownShape."""
     got, kind = _local(got), type(got).__name__
     if not isinstance(got, torch.Tensor):
-        fail(case, f"{what} returned {kind}, expected a torch.Tensor",
-             f"expected shape {_shape(expected.shape)}",
-             "did you forget a `return`?" if kind == "NoneType" else "")
+        fail(case, _("{what} returned {kind}, expected a torch.Tensor").format(what=what, kind=kind),
+             _("expected shape {shape}").format(shape=_shape(expected.shape)),
+             _("did you forget a `return`?") if kind == "NoneType" else "")
     if tuple(got.shape) != tuple(expected.shape):
         known = (shape_hints or {}).get(tuple(got.shape))
-        fail(case, f"{what} has the wrong shape",
-             f"expected {_shape(expected.shape)}, got {_shape(got.shape)}",
-             f"this looks like a classic mistake: {known.name}" if isinstance(known, KnownShape) else "",
-             ("hint: " if isinstance(known, KnownShape) else "likely cause: ")
-             + explain_shape(tuple(got.shape), tuple(expected.shape), shape_hints),
-             diagnosis=known.name if isinstance(known, KnownShape) else None)
+        named = isinstance(known, KnownShape)
+        why = explain_shape(tuple(got.shape), tuple(expected.shape), shape_hints)
+        fail(case, _("{what} has the wrong shape").format(what=what),
+             _("expected {expected}, got {got}").format(expected=_shape(expected.shape), got=_shape(got.shape)),
+             _("this looks like a classic mistake: {name}").format(name=known.name) if named else "",
+             _("hint: {hint}").format(hint=why) if named else _("likely cause: {cause}").format(cause=why),
+             diagnosis=known.name if named else None)
     if got.device != expected.device:
-        fail(case, f"{what} is on {got.device}, but the input was on {expected.device}",
-             "create new tensors on the input's device (device=x.device), or register them as buffers")
+        fail(case, _("{what} is on {got}, but the input was on {expected}").format(
+                 what=what, got=got.device, expected=expected.device),
+             _("create new tensors on the input's device (device=x.device), or register them as buffers"))
     if got.dtype != expected.dtype:
-        fail(case, f"{what} has dtype {got.dtype}, expected {expected.dtype}",
-             "keep the input's dtype: create new tensors with dtype=x.dtype")
+        fail(case, _("{what} has dtype {got}, expected {expected}").format(
+                 what=what, got=got.dtype, expected=expected.dtype),
+             _("keep the input's dtype: create new tensors with dtype=x.dtype"))
     return got
 
 
@@ -134,6 +140,13 @@ def differ(what: str) -> str:
     return f"{what} {'differ' if plural else 'differs'}"
 
 
+def _differs_from_gpt2(what: str) -> str:
+    """'{what} differ(s) from GPT-2's', in the learner's language."""
+    if differ(what).endswith(" differ"):
+        return _("{what} differ from GPT-2's").format(what=what)
+    return _("{what} differs from GPT-2's").format(what=what)
+
+
 def expect_close(got: object, expected: torch.Tensor, *, case: str, what: str,
                  atol: float, rtol: float, mistakes: Iterable[Mistake] = (),
                  shape_hints: Mapping[tuple[int, ...], str | KnownShape] | None = None) -> None:
@@ -148,21 +161,22 @@ def expect_close(got: object, expected: torch.Tensor, *, case: str, what: str,
         return _expect_same_values(got, expected, case=case, what=what, mistakes=mistakes)
     if not torch.isfinite(got).all() and torch.isfinite(expected).all():
         bad = torch.nonzero(~torch.isfinite(got))[0].tolist()
-        fail(case, f"{what} contains NaN or inf (first at index {tuple(bad)})",
-             "look for a division by zero, a sqrt of a negative number or a softmax over only -inf")
+        fail(case, _("{what} contains NaN or inf (first at index {index})").format(what=what, index=tuple(bad)),
+             _("look for a division by zero, a sqrt of a negative number or a softmax over only -inf"))
     largest, where, count = _max_error(got, expected, atol, rtol)
     if count == 0:
         return
-    lines = [f"largest error {largest:.2e} at index {where} "
-             f"(allowed: {atol:.0e} + {rtol:.0e}·|expected|)",
-             f"{count} of {expected.numel()} values are off ({_percent(count, expected.numel())})"]
+    lines = [_("largest error {largest:.2e} at index {index} (allowed: {atol:.0e} + {rtol:.0e}·|expected|)").format(
+                 largest=largest, index=where, atol=atol, rtol=rtol),
+             _("{count} of {total} values are off ({percent})").format(
+                 count=count, total=expected.numel(), percent=_percent(count, expected.numel()))]
     _name_the_mistake(got, expected, case, what, lines, mistakes, atol, rtol)
-    fail(case, f"{differ(what)} from GPT-2's", *lines)
+    fail(case, _differs_from_gpt2(what), *lines)
 
 
 def _percent(count: int, total: int) -> str:
     share = 100 * count / total
-    return f"{share:.1f}%" if share >= 0.1 else "under 0.1%"
+    return f"{share:.1f}%" if share >= 0.1 else _("under 0.1%")
 
 
 def _name_the_mistake(got, expected, case, what, lines, mistakes, atol: float, rtol: float) -> None:
@@ -174,9 +188,9 @@ def _name_the_mistake(got, expected, case, what, lines, mistakes, atol: float, r
             continue  # this mistake makes no difference on this case
         near = _max_error(got, mistake.output, 10 * atol, 10 * rtol)
         if near[2] == 0 and near[0] < largest:
-            fail(case, f"{differ(what)} from GPT-2's", *lines,
-                 f"this looks like a classic mistake: {mistake.name}", f"hint: {mistake.hint}",
-                 diagnosis=mistake.name)
+            fail(case, _differs_from_gpt2(what), *lines,
+                 _("this looks like a classic mistake: {name}").format(name=mistake.name),
+                 _("hint: {hint}").format(hint=mistake.hint), diagnosis=mistake.name)
 
 
 SHOWN = 3  # differing positions listed for integer tensors
@@ -191,14 +205,17 @@ def _expect_same_values(got: torch.Tensor, expected: torch.Tensor, *, case: str,
         return
     ids = expected.dtype != torch.bool  # the kata's integer tensors are token ids; bool ones, masks
     places = [tuple(i) for i in torch.nonzero(wrong)[:SHOWN].tolist()]
-    at = "; ".join(f"at {_shape(i)} yours is {got[i].item()}, GPT-2's {expected[i].item()}" for i in places)
-    lines = [f"{count} of {expected.numel()} {'ids' if ids else 'entries'} differ "
-             f"({_percent(count, expected.numel())}): {at}" + ("; ..." if count > SHOWN else "")]
+    at = "; ".join(_("at {index} yours is {got}, GPT-2's {expected}").format(
+        index=_shape(i), got=got[i].item(), expected=expected[i].item()) for i in places)
+    differing = (_("{count} of {total} ids differ ({percent}): {at}") if ids
+                 else _("{count} of {total} entries differ ({percent}): {at}"))
+    lines = [differing.format(count=count, total=expected.numel(), percent=_percent(count, expected.numel()),
+                              at=at) + ("; ..." if count > SHOWN else "")]
     if ids and wrong.dim() >= 2 and wrong.shape[-1] > 1:
         first = int(torch.nonzero(wrong.reshape(-1, wrong.shape[-1]).any(0))[0])
-        lines.append(f"along the sequence, the first position where they differ is {first}")
+        lines.append(_("along the sequence, the first position where they differ is {first}").format(first=first))
     _name_the_mistake(got, expected, case, what, lines, mistakes, 0.0, 0.0)
-    fail(case, f"{differ(what)} from GPT-2's", *lines)
+    fail(case, _differs_from_gpt2(what), *lines)
 
 
 def expect_equal(got: object, expected: torch.Tensor, *, case: str, what: str,
@@ -213,20 +230,21 @@ def expect_loadable(module: object, state_dict: Mapping[str, torch.Tensor], *, c
                     what: str) -> None:
     """Load a Hugging Face state dict into the learner's module, or explain why it cannot."""
     if not isinstance(module, torch.nn.Module):
-        fail(case, f"{what} is a {type(module).__name__}, expected a torch.nn.Module",
-             "subclass nn.Module and call super().__init__() first")
+        fail(case, _("{what} is a {kind}, expected a torch.nn.Module").format(what=what, kind=type(module).__name__),
+             _("subclass nn.Module and call super().__init__() first"))
     own = module.state_dict()
     missing = [k for k in state_dict if k not in own]
     extra = [k for k in own if k not in state_dict]
-    misshaped = [f"{k}: yours {_shape(own[k].shape)}, GPT-2's {_shape(v.shape)}"
+    misshaped = [_("wrong shape, {name}: yours {yours}, GPT-2's {theirs}").format(
+                     name=k, yours=_shape(own[k].shape), theirs=_shape(v.shape))
                  for k, v in state_dict.items() if k in own and own[k].shape != v.shape]
     if missing or extra or misshaped:
-        fail(case, f"{what} cannot load GPT-2's weights",
-             f"missing (GPT-2 has them, you do not): {', '.join(missing)}" if missing else "",
-             f"unexpected (you have them, GPT-2 does not): {', '.join(extra)} — a fixed tensor such "
-             "as a mask must be a buffer registered with persistent=False" if extra else "",
-             *(f"wrong shape, {line}" for line in misshaped),
-             "use GPT-2's names and shapes exactly, as the docstring lists them")
+        fail(case, _("{what} cannot load GPT-2's weights").format(what=what),
+             _("missing (GPT-2 has them, you do not): {names}").format(names=", ".join(missing)) if missing else "",
+             _("unexpected (you have them, GPT-2 does not): {names} — a fixed tensor such as a mask must be a "
+               "buffer registered with persistent=False").format(names=", ".join(extra)) if extra else "",
+             *misshaped,
+             _("use GPT-2's names and shapes exactly, as the docstring lists them"))
     module.load_state_dict(state_dict)
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gpt2lab import builtin_rules, catalog, check
+from gpt2lab.i18n import _
 from gpt2lab.report import Style, render
 
 Snapshot = dict[Path, tuple[int, int]]  # file -> (mtime in ns, size)
@@ -154,12 +155,12 @@ class Watcher:
 
         device = self.device if self.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
         results = [self.results[e.id] for e in self.course if e.id in self.results]
-        header = (f"GPT-2 kata — watching {self.root.name}/{self.impl}/ on {device} — run {self.runs}"
-                  f"{' — ' + note if note else ''}")
+        header = _("GPT-2 kata — watching {folder}/ on {device} — run {run}").format(
+            folder=f"{self.root.name}/{self.impl}", device=device, run=self.runs) + (f" — {note}" if note else "")
         text = render(results, header=header, style=Style(colour=self.clear), named=self.named)
         if self.clear:
             self.out.write("\033[2J\033[H")
-        last = next_step or f"Watching {self.impl}/: save a file to check again (Ctrl-C stops)."
+        last = next_step or _("Watching {folder}/: save a file to check again (Ctrl-C stops).").format(folder=self.impl)
         self.out.write(f"{text}\n\n{last}\n")
         self.out.flush()
 
@@ -184,7 +185,7 @@ class Watcher:
         forget(self.impl, [])  # the first check reads what is on disk, whatever was imported before
         started = self.clock()
         self.check_and_advance({e.id for e in self.course})
-        self.show(f"everything checked in {self.clock() - started:.2f} s")
+        self.show(_("everything checked in {seconds:.2f} s").format(seconds=self.clock() - started))
         while max_runs is None or self.runs < max_runs:
             saved = self.wait_for_save(files, deadline)
             if saved is None:
@@ -202,34 +203,36 @@ class Watcher:
         self.mark_outdated(then, changed)  # shown as out of date until step two checks them
         names = ", ".join(p.name for p in changed)
         if not first:
-            self.show(f"{names} saved; nothing to check")
+            self.show(_("{files} saved; nothing to check").format(files=names))
             return
         checked = self.check_and_advance(first, skip=then)
-        since = f"{time.time() - saved_ns / 1e9:.2f} s after the save" if saved_ns else "after a deletion"
+        verdict = (_("{files} saved, verdict {seconds:.2f} s after the save").format(
+                       files=names, seconds=time.time() - saved_ns / 1e9) if saved_ns else
+                   _("{files} saved, verdict after a deletion").format(files=names))
         if not then:
-            self.show(f"{names} saved, verdict {since}")
+            self.show(verdict)
             return
         built_on = ", ".join(e.id for e in self.course if e.id in then)
-        self.show(f"{names} saved, verdict {since}",
-                  next_step=f"Checking {built_on} again, built on what you saved...")
+        self.show(verdict, next_step=_("Checking {ids} again, built on what you saved...").format(ids=built_on))
         started = self.clock()
         self.check_and_advance(then, skip=checked)
-        self.show(f"{names} saved, verdict {since}; {built_on} checked again in {self.clock() - started:.2f} s")
+        self.show(_("{verdict}; {ids} checked again in {seconds:.2f} s").format(
+            verdict=verdict, ids=built_on, seconds=self.clock() - started))
 
 
 def main(course: list[catalog.Exercise], *, impl: str, root: Path, suites: Path, device: str,
          seed: int, once: bool, max_runs: int | None, timeout: float | None, interval: float,
          time_limit: float | None = None, named: bool = False) -> int:
     if not (root / impl).is_dir():
-        print(f"gpt2lab: there is no {impl}/ folder in {root}; run from the repository root or pass --root",
-              file=sys.stderr)
+        print("gpt2lab: " + _("there is no {folder}/ folder in {root}; run from the repository root or pass "
+                             "--root").format(folder=impl, root=root), file=sys.stderr)
         return 2
     watcher = Watcher(course, impl=impl, root=root, suites=suites, device=device, seed=seed,
                       interval=interval, time_limit=time_limit, named=named)
     try:
         return watcher.run(max_runs=1 if once else max_runs, timeout=timeout)
     except KeyboardInterrupt:
-        print("\nStopped watching.")
+        print("\n" + _("Stopped watching."))
         return 0
     except RuntimeError as error:  # the hidden suites themselves could not run
         print(f"gpt2lab: {error}", file=sys.stderr)

@@ -15,6 +15,7 @@ from gpt2lab.check import ROOT as ROOT_DIR
 from gpt2lab.check import BLOCKED, FAILING, MISSING, NOT_STARTED, PASSED, ExerciseResult, link_blocked
 from gpt2lab.report import Style, render
 from tests.project.conftest import stubs_root
+from tests.project.test_verdict import english_left
 
 PLAIN = Style(colour=False, unicode=True)
 ASCII = Style(colour=False, unicode=False)
@@ -320,3 +321,107 @@ def test_a_hidden_suite_that_cannot_be_collected_is_an_error_not_an_interrupt(tm
         for name in [n for n in sys.modules if before.get(n) is not sys.modules[n]]:
             del sys.modules[name]
         sys.modules.update(before)
+
+
+# -- in Spanish ------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def spanish(monkeypatch):
+    """GPT2LAB_LANG=es, as `--lang es` or a Spanish locale sets it."""
+    monkeypatch.setenv("GPT2LAB_LANG", "es")
+
+
+def spanish_course() -> list[ExerciseResult]:
+    """course(), with the messages a Spanish run of the suites would have written."""
+    results = course()
+    results[1].verdicts[1]["message"] = "caso: wide\nmayor error 3.1e-02"
+    results[2].verdicts[0]["message"] = "caso: x\nno coincide"
+    results[3].verdicts[0]["message"] = "e04: Thing aún no está escrito"
+    return results
+
+
+def test_the_table_and_the_next_step_read_in_spanish(spanish):
+    text = render(spanish_course(), header="CABECERA", style=PLAIN)
+    rows = [line for line in text.splitlines() if re.match(r"  \S e0\d  ", line)]
+    assert [row.split()[1] for row in rows] == ["e01", "e02", "e03", "e04", "e05"]
+    assert "Cosa número 1" in rows[0] and "Thing number" not in text  # the catalogue's Spanish titles
+    assert rows[0].endswith("superado (2 casos)") and rows[1].endswith("fallando: pasan 1 de 2 casos")
+    assert rows[2].endswith("bloqueado (necesita e02)") and rows[3].endswith("sin empezar")
+    assert rows[4].endswith("sin tests")
+    assert "  progreso [" + "█" * 5 + "░" * 19 + "] 1/5 superados" in text
+    assert "Primer problema en e02 (exercises/e02_thing.py), test test_forward[wide]:\n  caso: wide\n" in text
+    assert text.splitlines()[-1] == ("Siguiente: e02 — exercises/e02_thing.py. Detalles: `nox -s check -- e02 -v`; "
+                                     "una pista: `nox -s hint -- e02`.")
+    assert english_left(text) == [] and "{" not in text
+
+
+def test_a_longer_spanish_title_widens_the_column_and_keeps_it_aligned(spanish):
+    long = catalog.Exercise("e01", "e01_thing", "Short", "Un título en español bastante más largo que su inglés, "
+                            "con más de 56 caracteres")
+    e2 = exercise(2)
+    results = [ExerciseResult(long, [verdict(long, "passed", "a")]), ExerciseResult(e2, [verdict(e2, "passed", "b")])]
+    rows = [line for line in render(results, header="H", style=PLAIN).splitlines() if re.match(r"  \S e0\d  ", line)]
+    assert long.title_es + " superado" in rows[0]
+    assert rows[0].index("superado") == rows[1].index("superado")
+
+
+def test_every_explanation_reads_in_spanish(spanish):
+    results = spanish_course()
+    verbose = render(results, header="H", verbose=True, style=PLAIN)
+    assert "e02: cada caso" in verbose and "test_forward[wide]  (falla)" in verbose
+    assert "test_forward[a]  (sin empezar)" in verbose and "      mayor error 3.1e-02" in verbose
+    assert "Siguiente: e02 — exercises/e02_thing.py. Una pista: `nox -s hint -- e02`." in verbose
+    e4 = render(results[3:4], header="H", style=PLAIN)
+    assert ("e04 está sin empezar: abre exercises/e04_thing.py y sustituye cada `raise NotImplementedError` "
+            "por tu código.") in e4
+    e3 = render(results[2:3], header="H", style=PLAIN)
+    assert "e03 se basa en e02, que aún no pasa: arregla antes e02." in e3
+    e5 = ExerciseResult(exercise(5, ("e02", "e03")), [verdict(exercise(5), "failed", "y", message="caso: y")])
+    link_blocked([*results[1:3], e5])
+    assert "e05 se basa en e02, e03, que aún no pasan: arregla antes e02." in render([e5], header="H", style=PLAIN)
+    waiting = ExerciseResult(exercise(4, ("e02",)), [verdict(exercise(4), "not_started", "a", in_exercise="e02",
+                                                             message="e02: Conv1D aún no está escrito")])
+    link_blocked([waiting])
+    assert ("e04 aún no puede ejecutarse: llama a código de e02 que aún no está escrito "
+            "(e02: Conv1D aún no está escrito). Haz antes e02.") in render([waiting], header="H", style=PLAIN)
+    e2 = exercise(2)
+    partly = ExerciseResult(e2, [verdict(e2, "passed", "gelu"), verdict(e2, "not_started", "mlp", message="MLP")])
+    assert "  aún sin escribir: MLP" in render([partly], header="H", style=PLAIN)
+    for text in (verbose, e4, e3):
+        assert english_left(text) == [] and "{" not in text, text
+
+
+def test_out_of_date_and_done_read_in_spanish(spanish):
+    results = spanish_course()
+    results[1].outdated_by = ("e01",)
+    text = render(results, header="H", style=PLAIN)
+    row = next(line for line in text.splitlines() if " e02 " in line)
+    assert row.endswith("desactualizado: hubo cambios en e01; se comprueba de nuevo")
+    assert text.splitlines()[-1] == ("e02 está desactualizado (hubo cambios en e01 desde que se comprobó): el "
+                                     "siguiente paso llegará cuando se compruebe de nuevo.")
+    results[2].outdated_by = ("e01",)
+    assert "e02, e03 están desactualizados" in render(results, header="H", style=PLAIN)
+    core = render(core_and_bonus(), header="H", style=PLAIN)
+    assert "El curso básico pasa (e01 a e07): tu GPT-2 está completo.\nY ahora:\n" in core
+    assert "  nox -s demo     tu GPT-2 escribe" in core and "  nox -s train    entrena tu GPT-2" in core
+    assert "(después del extra e10, tu paso de entrenamiento)" in core
+    assert "    e08  Una caché de claves y valores para generar rápido: nox -s check -- e08" in core
+    assert "e08  Una caché de claves y valores para generar rápido (extra)" in core  # the table's bonus mark
+    everything = render([ExerciseResult(e, [verdict(e, "passed", "a")]) for e in catalog.EXERCISES], header="H",
+                        style=PLAIN)
+    assert "¡Terminado! Todos los ejercicios pasan." in everything
+    one = render(results[:1], header="H", style=PLAIN)
+    assert "e01 pasa. Ejecuta `nox -s check` para todo el curso." in one
+    assert "no se encontró ninguna suite oculta para e05" in render([results[0], results[4]], header="H", style=PLAIN)
+    for text in (text, core, everything, one):
+        assert english_left(text) == [] and "{" not in text, text
+
+
+def test_a_real_run_explains_the_learners_exception_in_spanish(spanish, grade):
+    bad = "return x.transpose(-1, -2) @ self.weight + self.bias  # bad matmul"
+    result = grade(["e02"], edits={"e02_mlp": [("return x @ self.weight + self.bias", bad)]})["e02"]
+    error = next(v for v in problems(result) if v["status"] == "error")
+    assert error["message"].startswith("tu código lanzó RuntimeError:"), error["message"]
+    assert re.search(r"e02_mlp\.py:\d+ en forward\n    ", error["message"]), error["message"]
+    assert "fallando: pasan" in render([result], header="H", style=PLAIN)

@@ -1,11 +1,13 @@
 """Every failure is explained in the learner's terms (gpt2lab/verdict.py), without the answer."""
 
 import re
+import string
 
 import pytest
 import torch
 from torch import nn
 
+from gpt2lab import i18n
 from gpt2lab.verdict import (AdamSlack, KataFailure, KnownShape, Mistake, expect_close, expect_equal,
                              expect_loadable, expect_tensor, explain_shape, fail)
 
@@ -282,3 +284,141 @@ def test_fail_formats_case_what_and_details():
     assert str(error) == "case: case 1\nit broke\n  first detail\n  second detail"
     assert error.diagnosis == "d"
     assert re.fullmatch(r"case: c\nw", str(failure(fail, "c", "w")))
+
+
+# -- in Spanish ------------------------------------------------------------------------------------
+
+
+def english_left(text: str, catalogues: tuple[str, ...] = ("verdicts.po", "report.po")) -> list[str]:
+    """The English of gpt2lab's shared wording still in `text`: each piece of a translated message
+    between its placeholders, 10 characters or more, that its Spanish does not share (code does)."""
+    left = []
+    for name in catalogues:
+        for english, spanish in i18n.read_po(i18n.LOCALE / "es" / name).items():
+            for piece, _field, _spec, _conversion in string.Formatter().parse(english):
+                piece = piece.strip()
+                if len(piece) >= 10 and piece not in spanish and piece in text:
+                    left.append(piece)
+    return left
+
+
+@pytest.fixture
+def spanish(monkeypatch):
+    """GPT2LAB_LANG=es, as `--lang es` or a Spanish locale sets it."""
+    monkeypatch.setenv("GPT2LAB_LANG", "es")
+
+
+def in_spanish(message: str) -> str:
+    assert "{" not in message and english_left(message) == [], message
+    return message
+
+
+def test_a_verdict_reads_in_spanish(spanish):
+    expected = torch.zeros(2, 3, 4)
+    got = expected.clone()
+    got[1, 2, 0] = 0.5
+    message = in_spanish(str(failure(expect_close, got, expected, case="x de forma (2, 3, 4)", what="LayerNorm",
+                                     atol=1e-5, rtol=1e-5)))
+    assert message.startswith("caso: x de forma (2, 3, 4)\nLayerNorm: los valores no coinciden con los de GPT-2\n")
+    assert "mayor error 5.00e-01 en el índice (1, 2, 0) (se permite: 1e-05 + 1e-05·|esperado|)" in message
+    assert "1 de 24 valores se salen de la tolerancia (4.2%)" in message
+
+
+def test_a_classic_mistake_is_named_in_spanish_with_the_suites_own_words(spanish):
+    x = torch.randn(3, 8, generator=torch.Generator().manual_seed(0)) * 1e-3
+    mistake = Mistake("varianza no sesgada", "divide entre C", layer_norm(x, unbiased=True))
+    error = failure(expect_close, mistake.output, layer_norm(x), case="c", what="LayerNorm", atol=1e-5, rtol=1e-5,
+                    mistakes=[mistake])
+    assert error.diagnosis == "varianza no sesgada"
+    assert "parece un error clásico: varianza no sesgada\n  pista: divide entre C" in in_spanish(str(error))
+
+
+def test_shapes_types_and_devices_read_in_spanish(spanish):
+    swapped = in_spanish(str(failure(expect_close, torch.zeros(2, 12, 5, 64), torch.zeros(2, 5, 12, 64), case="c",
+                                     what="los logits", atol=1e-5, rtol=0)))
+    assert "los logits: la forma no es la esperada\n  se esperaba (2, 5, 12, 64), la tuya es (2, 12, 5, 64)" in swapped
+    assert "causa probable: los mismos tamaños en otro orden (cambian los ejes [1, 2])" in swapped
+    assert "transpose/permute" in swapped
+    hints = {(2, 1, 50): KnownShape("logits solo de la última posición", "los de cada posición: (B, T, V)")}
+    known = in_spanish(str(failure(expect_close, torch.zeros(2, 1, 50), torch.zeros(2, 7, 50), case="c",
+                                   what="los logits", atol=1e-4, rtol=0, shape_hints=hints)))
+    assert known.endswith("parece un error clásico: logits solo de la última posición\n"
+                          "  pista: los de cada posición: (B, T, V)")
+    assert "eje por eje" in explain_shape((2, 5), (2, 5, 768)) and "dividido o unido" in explain_shape((2, 60, 64),
+                                                                                                     (2, 5, 768))
+    none = in_spanish(str(failure(expect_tensor, None, torch.zeros(3), case="c", what="gelu(x)")))
+    assert "gelu(x) devolvió NoneType, se esperaba un torch.Tensor" in none and "¿se te olvidó un `return`?" in none
+    dtype = in_spanish(str(failure(expect_tensor, torch.zeros(3, dtype=torch.float64), torch.zeros(3), case="c",
+                                   what="y")))
+    assert "y: el dtype es torch.float64, se esperaba torch.float32" in dtype and "dtype=x.dtype" in dtype
+    device = in_spanish(str(failure(expect_tensor, torch.zeros(3, device="meta"), torch.zeros(3), case="c", what="y")))
+    assert "y: el resultado está en meta, pero la entrada estaba en cpu" in device and "device=x.device" in device
+    nan = torch.zeros(2, 3)
+    nan[1, 1] = float("nan")
+    assert "hay NaN o inf (el primero en el índice (1, 1))" in in_spanish(
+        str(failure(expect_close, nan, torch.zeros(2, 3), case="c", what="y", atol=1e-5, rtol=0)))
+
+
+def test_token_ids_masks_and_loading_read_in_spanish(spanish):
+    expected = torch.tensor([[464, 3290, 318, 257, 922], [50256, 11, 13, 198, 262]])
+    got = expected.clone()
+    got[0, 3], got[1, 4] = 1049, 0
+    ids = in_spanish(str(failure(expect_equal, got, expected, case="voraz", what="los tokens generados")))
+    assert ("2 de 10 ids no coinciden (20.0%): en (0, 3) tienes 1049 y GPT-2 tiene 257; "
+            "en (1, 4) tienes 0 y GPT-2 tiene 262") in ids
+    assert "la primera posición en la que no coinciden es 3" in ids
+    mask = torch.zeros(2, 50257, dtype=torch.bool)
+    entries = in_spanish(str(failure(expect_equal, mask.logical_or(torch.arange(50257) == 17), mask, case="c",
+                                     what="la máscara")))
+    assert "2 de 100514 entradas no coinciden (menos del 0.1%): en (0, 17) tienes True y GPT-2 tiene False" in entries
+    gpt2 = {"weight": torch.zeros(3, 4), "bias": torch.zeros(4)}
+    loading = in_spanish(str(failure(expect_loadable, Mine(), gpt2, case="c", what="Conv1D")))
+    assert "Conv1D: no puede cargar los pesos de GPT-2" in loading
+    assert "faltan (GPT-2 los tiene, tú no): bias" in loading and "sobran (tú los tienes, GPT-2 no): extra" in loading
+    assert "forma equivocada, weight: la tuya (4, 3), la de GPT-2 (3, 4)" in loading
+    assert "se esperaba un torch.nn.Module" in in_spanish(str(failure(expect_loadable, object(), gpt2, case="c",
+                                                                      what="Conv1D")))
+
+
+def test_the_dropout_probes_read_in_spanish(spanish):
+    from gpt2lab.probes import expect_dropout_unbiased, expect_eval_deterministic, expect_output_dropout
+
+    calls = iter(range(10))
+    changing = in_spanish(str(failure(expect_eval_deterministic, lambda: torch.full((3,), float(next(calls))),
+                                      case="c", what="MLP")))
+    assert "MLP: la salida cambia entre dos llamadas en modo eval()" in changing
+    assert "training=self.training" in changing
+    dropped = in_spanish(str(failure(expect_output_dropout, torch.ones(1000), torch.ones(1000), 0.5, case="c",
+                                     what="MLP")))
+    assert "un 0% de la salida queda a cero, se esperaba alrededor de un 50% (dropout p=0.5)" in dropped
+    same = in_spanish(str(failure(expect_dropout_unbiased, lambda: torch.ones(3), torch.ones(3), samples=4, case="c",
+                                  what="la atención")))
+    assert "dan la misma salida" in same
+
+
+def test_the_plugins_own_lines_read_in_spanish(spanish, tmp_path):
+    from gpt2lab.pytest_plugin import classify
+
+    learner = tmp_path / "exercises"
+    learner.mkdir()
+    (learner / "e01_layer_norm.py").write_text("def forward(x):\n    return x.nope\n")
+    namespace = {}
+    exec(compile((learner / "e01_layer_norm.py").read_text(), str(learner / "e01_layer_norm.py"), "exec"), namespace)
+    with pytest.raises(AttributeError) as caught:
+        namespace["forward"](1)
+    verdict = classify(caught, tmp_path, "exercises")
+    assert verdict["status"] == "error" and verdict["in_exercise"] == "e01"
+    assert in_spanish(verdict["message"]).startswith("tu código lanzó AttributeError:")
+    assert "exercises/e01_layer_norm.py:2 en forward\n    return x.nope" in verdict["message"]
+    with pytest.raises(SyntaxError) as caught:
+        compile("def f(:\n", str(learner / "e01_layer_norm.py"), "exec")
+    assert in_spanish(classify(caught, tmp_path, "exercises")["message"]).startswith("tu archivo no compila:")
+    with pytest.raises(ValueError) as caught:
+        raise ValueError("x")
+    assert "(lanzada fuera de tu código:" in in_spanish(classify(caught, tmp_path, "exercises")["message"])
+    assert classify(None, tmp_path, "exercises")["message"] == "el test falló sin lanzar ninguna excepción"
+
+
+def test_english_is_still_the_default():
+    assert str(failure(fail, "c", "w")) == "case: c\nw"
+    assert i18n.translate("case: {case}", "es") == "caso: {case}"

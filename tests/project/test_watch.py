@@ -15,6 +15,7 @@ from gpt2lab.check import ROOT
 from gpt2lab.watch import Watcher, dependents, forget, snapshot
 from tests.project.conftest import make_package
 from tests.project.mutants import all_mutants
+from tests.project.test_verdict import english_left
 
 SPLIT = "return x.transpose(1, 2)  # (B, nh, T, hs)"
 
@@ -287,3 +288,36 @@ def test_forget_drops_the_learners_modules_and_their_bytecode(tmp_path):
     finally:
         sys.dont_write_bytecode = writes
         sys.path.remove(str(tmp_path))
+
+
+# -- in Spanish ------------------------------------------------------------------------------------
+
+
+def test_the_watch_screens_read_in_spanish(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("GPT2LAB_LANG", "es")
+    watcher, out, folder = watcher_on(tmp_path, ["e01", "e05"])
+    assert watcher.run(max_runs=1) == 0
+    first = out.getvalue()
+    assert first.startswith(f"kata GPT-2 — vigilando {tmp_path.name}/{watcher.impl}/ en cpu — ejecución 1 — "
+                            "todo comprobado en ")
+    assert "LayerNorm sobre la dimensión de embedding" in first and "2/2 superados" in first
+    assert first.endswith(f"Vigilando {watcher.impl}/: guarda un archivo para comprobar de nuevo (Ctrl-C para).\n")
+    target = folder / "e01_layer_norm.py"
+    target.write_text(mutated("e01_layer_norm", "e01-unbiased-variance"))
+    watcher.on_save([target], target.stat().st_mtime_ns)
+    screens = out.getvalue()[len(first):].split("kata GPT-2 — vigilando")[1:]
+    assert len(screens) == 2, out.getvalue()
+    assert re.search(r"— guardaste e01_layer_norm\.py; veredicto \d+\.\d\d s después de guardar\n", screens[0])
+    assert re.search(r"✘ e01 .* fallando: pasan \d+ de \d+ casos", screens[0])
+    assert re.search(r"↻ e05 .* desactualizado: hubo cambios en e01; se comprueba de nuevo", screens[0])
+    assert screens[0].rstrip().endswith("Comprobando de nuevo lo que se basa en lo que guardaste: e05...")
+    assert re.search(r"; nueva comprobación de e05 en \d+\.\d\d s\n", screens[1])
+    assert re.search(r"⧗ e05 .* bloqueado \(necesita e01\)", screens[1]) and "Siguiente: e01" in screens[1]
+    assert screens[1].rstrip().endswith("(Ctrl-C para).")
+    for screen in screens:
+        assert english_left(screen) == [] and "{" not in screen, screen
+    from gpt2lab.watch import main
+
+    assert main([catalog.BY_ID["e01"]], impl="nowhere", root=tmp_path, suites=ROOT / "tests" / "katas", device="cpu",
+                seed=0, once=True, max_runs=None, timeout=None, interval=0.1) == 2
+    assert f"no hay ninguna carpeta nowhere/ en {tmp_path}" in capsys.readouterr().err
