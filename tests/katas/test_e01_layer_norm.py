@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from gpt2lab import reference
+from gpt2lab.i18n import _
 from gpt2lab.learner import learner_side
 from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
 
@@ -28,15 +29,15 @@ def mistakes(x, ln):
     mean = x.mean(-1, keepdim=True)
     var = x.var(-1, keepdim=True, unbiased=False)
     return [
-        Mistake("unbiased variance", "GPT-2 divides by C, not C - 1: use var(..., unbiased=False) "
-                "(or correction=0), or ((x - mean) ** 2).mean(-1)",
+        Mistake(_("unbiased variance"), _("GPT-2 divides by C, not C - 1: use var(..., unbiased=False) "
+                "(or correction=0), or ((x - mean) ** 2).mean(-1)"),
                 (x - mean) / torch.sqrt(x.var(-1, keepdim=True) + eps) * w + b),
-        Mistake("eps outside the square root", "add eps to the variance, then take the root: "
-                "sqrt(var + eps), not sqrt(var) + eps",
+        Mistake(_("eps outside the square root"), _("add eps to the variance, then take the root: "
+                "sqrt(var + eps), not sqrt(var) + eps"),
                 (x - mean) / (torch.sqrt(var) + eps) * w + b),
-        Mistake("eps ignored", "use the eps given to the constructor, inside the root",
+        Mistake(_("eps ignored"), _("use the eps given to the constructor, inside the root"),
                 (x - mean) / torch.sqrt(var + 1e-5) * w + b),
-        Mistake("gain and bias not applied", "finish with x_hat * weight + bias",
+        Mistake(_("gain and bias not applied"), _("finish with x_hat * weight + bias"),
                 (x - mean) / torch.sqrt(var + eps)),
     ]
 
@@ -45,12 +46,12 @@ def test_parameters(kata):
     ln = kata.LayerNorm(11)
     names = {name: tuple(p.shape) for name, p in ln.named_parameters()}
     if names != {"weight": (11,), "bias": (11,)}:
-        fail("LayerNorm(11)", "LayerNorm's learnable parameters are not GPT-2's",
-             f"expected weight (11,) and bias (11,), got {names or 'no parameters'}",
-             "create them with nn.Parameter so that they are learnt and saved")
+        fail("LayerNorm(11)", _("LayerNorm's learnable parameters are not GPT-2's"),
+             _("expected weight (11,) and bias (11,), got {names}").format(names=names or _("no parameters")),
+             _("create them with nn.Parameter so that they are learnt and saved"))
     if not (torch.equal(ln.weight.detach(), torch.ones(11)) and torch.equal(ln.bias.detach(), torch.zeros(11))):
-        fail("LayerNorm(11)", "a new LayerNorm must start as the identity map",
-             "initialise weight with ones and bias with zeros")
+        fail("LayerNorm(11)", _("a new LayerNorm must start as the identity map"),
+             _("initialise weight with ones and bias with zeros"))
 
 
 def test_default_eps(kata, device):
@@ -60,7 +61,7 @@ def test_default_eps(kata, device):
     ln = kata.LayerNorm(32).to(device)
     expect_loadable(ln, ref.state_dict(), case="LayerNorm(32)", what="LayerNorm")
     with torch.no_grad():
-        expect_close(ln(x), ref(x), case="LayerNorm(32), default eps, x of std 1e-3",
+        expect_close(ln(x), ref(x), case=_("LayerNorm(32), default eps, x of std 1e-3"),
                      what="LayerNorm.forward", atol=ATOL, rtol=RTOL, mistakes=mistakes(x, ref))
 
 
@@ -68,7 +69,8 @@ def test_default_eps(kata, device):
 @pytest.mark.parametrize(("shape", "std", "mean", "eps"), CASES)
 def test_forward(kata, device, seed, s, shape, std, mean, eps):
     case_seed = 1000 * seed + s
-    case = f"x of shape {shape}, std {std}, mean {mean}, eps {eps}, seed {case_seed}"
+    case = _("x of shape {shape}, std {std}, mean {mean}, eps {eps}, seed {seed}").format(
+        shape=shape, std=std, mean=mean, eps=eps, seed=case_seed)
     x = reference.randn(*shape, seed=case_seed, std=std, mean=mean, device=device)
     ref = reference.layer_norm(shape[-1], eps, case_seed).to(device)
     ln = kata.LayerNorm(shape[-1], eps=eps).to(device)
@@ -86,12 +88,13 @@ def test_gradients_flow(kata, device):
     expect_loadable(ln, ref.state_dict(), case="LayerNorm(24)", what="LayerNorm")
     ref_copy = torch.nn.LayerNorm(24).to(device)
     ref_copy.load_state_dict(ref.state_dict())
+    case = _("LayerNorm(24), loss = sum(y**2)")
     grads = learner_side(kata).sum_of_squares_grads(ln, x, ["weight", "bias"])
     (ref_copy(x) ** 2).sum().backward()
     for name in ("weight", "bias"):
         grad = grads[name]
         if grad is None:
-            fail("LayerNorm(24), loss = sum(y**2)", f"LayerNorm.{name} gets no gradient",
-                 "use the parameter itself in forward (no .detach(), no .data, no torch.no_grad())")
-        expect_close(grad, getattr(ref_copy, name).grad, case="LayerNorm(24), loss = sum(y**2)",
-                     what=f"the gradient of LayerNorm.{name}", atol=1e-4, rtol=1e-4)
+            fail(case, _("LayerNorm.{name} gets no gradient").format(name=name),
+                 _("use the parameter itself in forward (no .detach(), no .data, no torch.no_grad())"))
+        expect_close(grad, getattr(ref_copy, name).grad, case=case,
+                     what=_("the gradient of LayerNorm.{name}").format(name=name), atol=1e-4, rtol=1e-4)

@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 
 from gpt2lab import reference
+from gpt2lab.i18n import _
 from gpt2lab.probes import expect_eval_deterministic, expect_output_dropout
 from gpt2lab.verdict import Mistake, expect_close, expect_loadable, fail
 
@@ -18,12 +19,12 @@ GELU_ATOL, GELU_RTOL = 1e-6, 1e-6  # the erf form is 4.7e-4 away
 
 def gelu_mistakes(x):
     return [
-        Mistake("exact (erf) GELU", "GPT-2 uses the tanh approximation; F.gelu(x) defaults to the erf "
-                "form: write the tanh formula, or F.gelu(x, approximate='tanh')", F.gelu(x)),
-        Mistake("sigmoid approximation of GELU", "GPT-2 uses the tanh formula, not x * sigmoid(1.702 x)",
+        Mistake(_("exact (erf) GELU"), _("GPT-2 uses the tanh approximation; F.gelu(x) defaults to the erf "
+                "form: write the tanh formula, or F.gelu(x, approximate='tanh')"), F.gelu(x)),
+        Mistake(_("sigmoid approximation of GELU"), _("GPT-2 uses the tanh formula, not x * sigmoid(1.702 x)"),
                 x * torch.sigmoid(1.702 * x)),
-        Mistake("ReLU instead of GELU", "GELU is smooth and slightly negative below zero", F.relu(x)),
-        Mistake("missing factor 0.5", "gelu(x) = 0.5 * x * (1 + tanh(...))",
+        Mistake(_("ReLU instead of GELU"), _("GELU is smooth and slightly negative below zero"), F.relu(x)),
+        Mistake(_("missing factor 0.5"), "gelu(x) = 0.5 * x * (1 + tanh(...))",
                 x * (1 + torch.tanh(math.sqrt(2 / math.pi) * (x + 0.044715 * x**3)))),
     ]
 
@@ -34,7 +35,7 @@ def test_gelu(kata, device, seed, shape):
         x = torch.linspace(-12, 12, shape[0], device=device)
     else:
         x = reference.randn(*shape, seed=1000 * seed, std=3.0, device=device)
-    expect_close(kata.gelu(x), reference.gelu(x), case=f"gelu on x of shape {tuple(x.shape)}",
+    expect_close(kata.gelu(x), reference.gelu(x), case=_("gelu on x of shape {shape}").format(shape=tuple(x.shape)),
                  what="gelu(x)", atol=GELU_ATOL, rtol=GELU_RTOL, mistakes=gelu_mistakes(x))
 
 
@@ -48,16 +49,17 @@ def test_conv1d_parameters(kata):
     conv = kata.Conv1D(5, 3)
     names = {name: tuple(p.shape) for name, p in conv.named_parameters()}
     if names != {"weight": (3, 5), "bias": (5,)}:
-        fail("Conv1D(nf=5, nx=3)", "Conv1D's parameters are not GPT-2's",
-             f"expected weight (3, 5) — (nx, nf), in then out — and bias (5,), got {names or 'none'}",
-             "note the argument order: Conv1D(nf, nx), outputs first")
+        fail("Conv1D(nf=5, nx=3)", _("Conv1D's parameters are not GPT-2's"),
+             _("expected weight (3, 5) — (nx, nf), in then out — and bias (5,), got {names}").format(
+                 names=names or _("none")),
+             _("note the argument order: Conv1D(nf, nx), outputs first"))
     w = conv.weight.detach()
     if not torch.equal(conv.bias.detach(), torch.zeros(5)):
-        fail("Conv1D(5, 3)", "Conv1D.bias must start at zeros")
+        fail("Conv1D(5, 3)", _("Conv1D.bias must start at zeros"))
     big = kata.Conv1D(512, 256).weight.detach()
     if torch.all(w == 0) or not 0.015 < big.std().item() < 0.025 or abs(big.mean().item()) > 0.005:
-        fail("Conv1D(512, 256)", f"Conv1D.weight should start as normal noise of std 0.02 "
-             f"(yours: mean {big.mean().item():.3g}, std {big.std().item():.3g})",
+        fail("Conv1D(512, 256)", _("Conv1D.weight should start as normal noise of std 0.02 "
+             "(yours: mean {mean:.3g}, std {std:.3g})").format(mean=big.mean().item(), std=big.std().item()),
              "nn.init.normal_(self.weight, std=0.02)")
 
 
@@ -69,16 +71,16 @@ def test_conv1d_parameters(kata):
 ])
 def test_conv1d(kata, device, seed, nf, nx, lead):
     case_seed = 1000 * seed + nf + nx
-    case = f"Conv1D(nf={nf}, nx={nx}), x of shape {(*lead, nx)}"
+    case = _("Conv1D(nf={nf}, nx={nx}), x of shape {shape}").format(nf=nf, nx=nx, shape=(*lead, nx))
     ref = hf_conv1d(nf, nx, case_seed).to(device)
     conv = kata.Conv1D(nf, nx).to(device)
     expect_loadable(conv, ref.state_dict(), case=case, what="Conv1D")
     x = reference.randn(*lead, nx, seed=case_seed, device=device)
     w, b = ref.weight, ref.bias
-    mistakes = [Mistake("weight used transposed", "GPT-2 stores the weight as (in, out): x @ weight, "
-                        "no transpose (nn.Linear is the one that transposes)", x @ w.T + b),
-                Mistake("bias not added", "forward(x) = x @ weight + bias", x @ w)] if nf == nx else [
-                Mistake("bias not added", "forward(x) = x @ weight + bias", x @ w)]
+    mistakes = [Mistake(_("weight used transposed"), _("GPT-2 stores the weight as (in, out): x @ weight, "
+                        "no transpose (nn.Linear is the one that transposes)"), x @ w.T + b),
+                Mistake(_("bias not added"), "forward(x) = x @ weight + bias", x @ w)] if nf == nx else [
+                Mistake(_("bias not added"), "forward(x) = x @ weight + bias", x @ w)]
     with torch.no_grad():
         expect_close(conv(x), ref(x), case=case, what="Conv1D.forward", atol=ATOL, rtol=RTOL,
                      mistakes=mistakes)
@@ -89,12 +91,12 @@ def test_mlp_structure(kata):
     for name, (nf, nx) in {"c_fc": (32, 8), "c_proj": (8, 32)}.items():
         sub = getattr(mlp, name, None)
         if not isinstance(sub, kata.Conv1D):
-            fail("MLP(8, dropout=0.25)", f"MLP.{name} should be your Conv1D({nf}, {nx}), "
-                 f"found {type(sub).__name__ if sub is not None else 'nothing'}")
+            fail("MLP(8, dropout=0.25)", _("MLP.{name} should be your Conv1D({nf}, {nx}), found {found}").format(
+                name=name, nf=nf, nx=nx, found=type(sub).__name__ if sub is not None else _("nothing")))
     drop = getattr(mlp, "dropout", None)
     if not isinstance(drop, torch.nn.Dropout) or drop.p != 0.25:
-        fail("MLP(8, dropout=0.25)", "MLP.dropout should be nn.Dropout(0.25), with the p given to MLP",
-             f"found {drop!r}")
+        fail("MLP(8, dropout=0.25)", _("MLP.dropout should be nn.Dropout(0.25), with the p given to MLP"),
+             _("found {drop}").format(drop=repr(drop)))
 
 
 @pytest.mark.parametrize(("n_embd", "B", "T"), [
@@ -104,18 +106,18 @@ def test_mlp_structure(kata):
 ])
 def test_mlp(kata, device, seed, n_embd, B, T):
     case_seed = 1000 * seed + n_embd
-    case = f"MLP(n_embd={n_embd}), x of shape {(B, T, n_embd)}, eval()"
+    case = _("MLP(n_embd={n_embd}), x of shape {shape}, eval()").format(n_embd=n_embd, shape=(B, T, n_embd))
     ref = reference.mlp(n_embd, case_seed).to(device)
     mlp = kata.MLP(n_embd).to(device).eval()
     expect_loadable(mlp, ref.state_dict(), case=case, what="MLP")
     x = reference.randn(B, T, n_embd, seed=case_seed, device=device)
     with torch.no_grad():
         h = x @ ref.c_fc.weight + ref.c_fc.bias
-        mistakes = [Mistake("exact (erf) GELU", "use your tanh-form gelu, not F.gelu(x)",
+        mistakes = [Mistake(_("exact (erf) GELU"), _("use your tanh-form gelu, not F.gelu(x)"),
                             F.gelu(h) @ ref.c_proj.weight + ref.c_proj.bias),
-                    Mistake("ReLU instead of GELU", "use your gelu from this exercise",
+                    Mistake(_("ReLU instead of GELU"), _("use your gelu from this exercise"),
                             F.relu(h) @ ref.c_proj.weight + ref.c_proj.bias),
-                    Mistake("no activation", "apply gelu between c_fc and c_proj",
+                    Mistake(_("no activation"), _("apply gelu between c_fc and c_proj"),
                             h @ ref.c_proj.weight + ref.c_proj.bias)]
         got = expect_eval_deterministic(lambda: mlp(x), case=case, what="MLP.forward")
         expect_close(got, ref(x), case=case, what="MLP.forward", atol=ATOL, rtol=RTOL, mistakes=mistakes)
@@ -124,7 +126,7 @@ def test_mlp(kata, device, seed, n_embd, B, T):
 def test_mlp_dropout(kata, device, seed):
     """Training mode: about p of the outputs are zeroed and the rest scaled; eval(): no dropout."""
     p, n_embd = 0.5, 32
-    case = f"MLP({n_embd}, dropout={p}), x of shape (4, 64, {n_embd})"
+    case = _("MLP({n_embd}, dropout={p}), x of shape (4, 64, {n_embd})").format(n_embd=n_embd, p=p)
     ref = reference.mlp(n_embd, 1000 * seed + 5).to(device)
     mlp = kata.MLP(n_embd, dropout=p).to(device)
     expect_loadable(mlp, ref.state_dict(), case=case, what="MLP")
@@ -133,8 +135,8 @@ def test_mlp_dropout(kata, device, seed):
         mlp.train()
         first, second = mlp(x), mlp(x)
         if torch.equal(first, second):
-            fail(case + ", train()", "MLP in training mode gives the same output twice",
-                 "MLP.forward must apply self.dropout to its output")
+            fail(case + ", train()", _("MLP in training mode gives the same output twice"),
+                 _("MLP.forward must apply self.dropout to its output"))
         mlp.eval()
         evaluated = expect_eval_deterministic(lambda: mlp(x), case=case + ", eval()", what="MLP.forward")
         expect_close(evaluated, ref(x), case=case + ", eval()", what="MLP.forward", atol=ATOL, rtol=RTOL)

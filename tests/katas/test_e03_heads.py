@@ -4,6 +4,7 @@ import pytest
 from einops import rearrange
 
 from gpt2lab import reference
+from gpt2lab.i18n import _
 from gpt2lab.verdict import Mistake, expect_equal, fail
 
 pytestmark = pytest.mark.kata("e03")
@@ -19,18 +20,18 @@ SHAPES = [  # (B, T, C, n_head)
 
 def split_hints(B, T, C, nh):
     hs = C // nh
-    return {(B, T, nh, hs): "the last axis is split, but the head axis must come before the "
-                            "sequence axis: move it with transpose(1, 2)",
-            (B, nh, hs, T): "the head-size and sequence axes are swapped",
-            (B, T, C): "the heads are not split"}
+    return {(B, T, nh, hs): _("the last axis is split, but the head axis must come before the "
+                              "sequence axis: move it with transpose(1, 2)"),
+            (B, nh, hs, T): _("the head-size and sequence axes are swapped"),
+            (B, T, C): _("the heads are not split")}
 
 
 @pytest.mark.parametrize(("B", "T", "C", "nh"), SHAPES)
 def test_split_heads(kata, device, seed, B, T, C, nh):
     x = reference.randn(B, T, C, seed=1000 * seed + C, device=device)
-    case = f"split_heads(x of shape {(B, T, C)}, n_head={nh})"
-    mistakes = [Mistake("reshape instead of transpose", "view(B, nh, T, hs) mixes tokens: view as "
-                        "(B, T, nh, hs), then transpose(1, 2)", x.reshape(B, nh, T, C // nh))]
+    case = _("split_heads(x of shape {shape}, n_head={nh})").format(shape=(B, T, C), nh=nh)
+    mistakes = [Mistake(_("reshape instead of transpose"), _("view(B, nh, T, hs) mixes tokens: view as "
+                        "(B, T, nh, hs), then transpose(1, 2)"), x.reshape(B, nh, T, C // nh))]
     expect_equal(kata.split_heads(x, nh), rearrange(x, "b t (h d) -> b h t d", h=nh), case=case,
                  what="split_heads", mistakes=mistakes, shape_hints=split_hints(B, T, C, nh))
 
@@ -39,11 +40,11 @@ def test_split_heads(kata, device, seed, B, T, C, nh):
 def test_merge_heads(kata, device, seed, B, T, C, nh):
     hs = C // nh
     x = reference.randn(B, nh, T, hs, seed=1000 * seed + C + 1, device=device)
-    case = f"merge_heads(x of shape {(B, nh, T, hs)})"
-    mistakes = [Mistake("reshape instead of transpose", "move the head axis back next to head size "
-                        "first (transpose(1, 2)), then reshape to (B, T, C)", x.reshape(B, T, C))]
-    hints = {(B, nh, T, hs): "the heads are not merged",
-             (B, nh * T, hs): "merged the wrong axes: head and head-size go together, (B, T, nh*hs)"}
+    case = _("merge_heads(x of shape {shape})").format(shape=(B, nh, T, hs))
+    mistakes = [Mistake(_("reshape instead of transpose"), _("move the head axis back next to head size "
+                        "first (transpose(1, 2)), then reshape to (B, T, C)"), x.reshape(B, T, C))]
+    hints = {(B, nh, T, hs): _("the heads are not merged"),
+             (B, nh * T, hs): _("merged the wrong axes: head and head-size go together, (B, T, nh*hs)")}
     expect_equal(kata.merge_heads(x), rearrange(x, "b h t d -> b t (h d)"), case=case,
                  what="merge_heads", mistakes=mistakes, shape_hints=hints)
 
@@ -52,7 +53,7 @@ def test_merge_heads(kata, device, seed, B, T, C, nh):
 def test_round_trip(kata, device, seed, B, T, C, nh):
     x = reference.randn(B, T, C, seed=1000 * seed + C + 2, device=device)
     expect_equal(kata.merge_heads(kata.split_heads(x, nh)), x, what="merge_heads(split_heads(x))",
-                 case=f"x of shape {(B, T, C)}, n_head={nh}")
+                 case=_("x of shape {shape}, n_head={nh}").format(shape=(B, T, C), nh=nh))
 
 
 def test_split_heads_of_a_split(kata, device, seed):
@@ -60,15 +61,16 @@ def test_split_heads_of_a_split(kata, device, seed):
     B, T, C, nh = 2, 5, 48, 4
     qkv = reference.randn(B, T, 3 * C, seed=1000 * seed + 3, device=device)
     k = qkv.split(C, dim=2)[1]
-    case = (f"split_heads(k, n_head={nh}), k = qkv.split({C}, dim=2)[1] with qkv of shape {(B, T, 3 * C)}: "
-            "not contiguous, as in e04")
+    case = _("split_heads(k, n_head={nh}), k = qkv.split({C}, dim=2)[1] with qkv of shape {shape}: "
+             "not contiguous, as in e04").format(nh=nh, C=C, shape=(B, T, 3 * C))
     try:
         got = kata.split_heads(k, nh)
     except RuntimeError as error:
         if "view" not in str(error):
             raise
-        fail(case, f"split_heads raised RuntimeError on a tensor that is not contiguous: {str(error)[:120]}",
-             "view only the last axis, x.view(B, T, n_head, C // n_head), which any slice of the last axis "
-             "allows; or use reshape")
+        fail(case, _("split_heads raised RuntimeError on a tensor that is not contiguous: {error}").format(
+                 error=str(error)[:120]),
+             _("view only the last axis, x.view(B, T, n_head, C // n_head), which any slice of the last axis "
+               "allows; or use reshape"))
     expect_equal(got, rearrange(k, "b t (h d) -> b h t d", h=nh), case=case, what="split_heads",
                  shape_hints=split_hints(B, T, C, nh))
