@@ -301,7 +301,7 @@ def test_the_watch_screens_read_in_spanish(tmp_path, monkeypatch, capsys):
     assert first.startswith(f"kata GPT-2 — vigilando {tmp_path.name}/{watcher.impl}/ en cpu — ejecución 1 — "
                             "todo comprobado en ")
     assert "LayerNorm sobre la dimensión de embedding" in first and "2/2 superados" in first
-    assert first.endswith(f"Vigilando {watcher.impl}/: guarda un archivo para comprobar de nuevo (Ctrl-C para).\n")
+    assert first.endswith(f"Vigilando {watcher.impl}/: guarda un archivo para volver a comprobar (Ctrl-C lo detiene).\n")
     target = folder / "e01_layer_norm.py"
     target.write_text(mutated("e01_layer_norm", "e01-unbiased-variance"))
     watcher.on_save([target], target.stat().st_mtime_ns)
@@ -313,7 +313,7 @@ def test_the_watch_screens_read_in_spanish(tmp_path, monkeypatch, capsys):
     assert screens[0].rstrip().endswith("Comprobando de nuevo lo que se basa en lo que guardaste: e05...")
     assert re.search(r"; nueva comprobación de e05 en \d+\.\d\d s\n", screens[1])
     assert re.search(r"⧗ e05 .* bloqueado \(necesita e01\)", screens[1]) and "Siguiente: e01" in screens[1]
-    assert screens[1].rstrip().endswith("(Ctrl-C para).")
+    assert screens[1].rstrip().endswith("(Ctrl-C lo detiene).")
     for screen in screens:
         assert english_left(screen) == [] and "{" not in screen, screen
     from gpt2lab.watch import main
