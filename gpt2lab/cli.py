@@ -9,8 +9,22 @@ from pathlib import Path
 
 from gpt2lab import catalog, i18n
 from gpt2lab.demo import add_arguments as demo_arguments
-from gpt2lab.i18n import _
+from gpt2lab.i18n import N_, _
 from gpt2lab.train import add_arguments as train_arguments
+
+
+# argparse's own words (it translates them with gettext's `_`, which has no Spanish here): the
+# ones a learner meets in `--help` and in a mistyped command
+ARGPARSE = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+            N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
+            N_("unrecognized arguments: %s"), N_("argument %(argument_name)s: %(message)s"),
+            N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("invalid %(type)s value: %(value)r"),
+            N_("expected one argument"), N_("ambiguous option: %(option)s could match %(matches)s"))
+
+
+def _translate_argparse() -> None:
+    """argparse speaks the learner's language too: its `_` becomes the catalogue's (English unchanged)."""
+    argparse._ = i18n.translate
 
 
 def _exercises(names: list[str]) -> list[catalog.Exercise]:
@@ -116,6 +130,7 @@ def requested_language(argv: list[str]) -> str | None:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
     i18n.set_language(requested_language(argv))  # before anything is printed, the help included
+    _translate_argparse()
     ROOT = _default_root()
     parser = argparse.ArgumentParser(prog="gpt2lab", description=_("The GPT-2 kata."))
     commands = parser.add_subparsers(dest="command", required=True)
