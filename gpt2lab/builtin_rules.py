@@ -4,7 +4,7 @@ A learner who writes e01 as `F.layer_norm(...)` passes every case and learns not
 `[builtins.eNN]` tables list, per exercise, the names that would do the exercise for the learner,
 with the lesson the exercise asks for. This module reads them (`load`, `from_config`) and reads one
 exercise's own file with `ast` (`refused`, `scan`): each use of a listed name comes back as a plain
-dict {file, line, name, rule, message, message_es}, e.g. "e01 asks you to write LayerNorm from its
+dict {file, line, name, rule, message} (the message in the learner's language), e.g. "e01 asks you to write LayerNorm from its
 operations (...): F.layer_norm does it for you."
 
 It is a teaching rule, not a defence: the usual spellings are recognised (`F.layer_norm`,
@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from gpt2lab import catalog
+from gpt2lab.i18n import N_, _, language
 
 ROOT = Path(__file__).resolve().parent.parent
 CONFIG = ROOT / "grading.toml"
@@ -40,13 +41,9 @@ TEST = "built-ins"  # the name of the verdict `mark` adds: "First problem in e01
 _KEYS = {"lesson", "lesson_es", "refuse"}
 _DOTTED = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*")
 
-TEXT = {
-    "en": {"refused": "{id} asks you to {lesson}: {name} does it for you.",
-           "graded": "The grader refuses {id} too while its file uses it ([{table}.{id}] in grading.toml)."},
-    "es": {"refused": "{id} te pide {lesson}: {name} lo hace por ti.",
-           "graded": "La corrección también rechaza {id} mientras su archivo lo use ([{table}.{id}] en "
-                     "grading.toml)."},
-}
+# The fixed wording around a rule's lesson (the lessons themselves are the teacher's, in grading.toml)
+REFUSED = N_("{id} asks you to {lesson}: {name} does it for you.")
+WRITE_IT = N_("write it yourself")  # the lesson of a table that gives none
 
 
 @dataclass(frozen=True)
@@ -55,8 +52,12 @@ class Rule:
 
     exercise: str
     refuse: tuple[str, ...] = ()
-    lesson: str = "write it yourself"
-    lesson_es: str = "escribirlo tú"
+    lesson: str = WRITE_IT
+    lesson_es: str | None = None  # the teacher's Spanish of `lesson`; else the catalogue's, if it has one
+
+    def lesson_in(self, lang: str) -> str:
+        """The lesson in the learner's language: the teacher's own Spanish first."""
+        return self.lesson_es if lang == "es" and self.lesson_es else _(self.lesson, lang)
 
 
 Rules = dict[str, Rule]  # exercise id -> its rule; an exercise not in it refuses nothing
@@ -254,15 +255,18 @@ def _is_builtin(node: ast.AST, name: str, finder: _Finder) -> bool:
         and node.id not in finder.local
 
 
-def refused(exercise_id: str, source: str, rules: Rules, *, file: str | None = None) -> list[dict]:
+def refused(exercise_id: str, source: str, rules: Rules, *, file: str | None = None,
+            lang: str | None = None) -> list[dict]:
     """The uses of built-ins that exercise `exercise_id` refuses in `source` (its own file's text).
 
     One plain dict per use, in the order of the file: {"file", "line", "name" (as written),
-    "rule" (the grading.toml entry it matched), "message" (English), "message_es" (Spanish)}.
+    "rule" (the grading.toml entry it matched), "message" (in `lang`, default the learner's language:
+    --lang, GPT2LAB_LANG, the locale)}.
     Empty when the exercise refuses nothing, and for a file that does not parse (the suites
     report the syntax error with its line).
     """
     exercise = catalog.BY_ID[exercise_id]
+    lang = language(lang)
     rule = rules.get(exercise_id)
     if rule is None or not rule.refuse:
         return []
@@ -281,14 +285,12 @@ def refused(exercise_id: str, source: str, rules: Rules, *, file: str | None = N
             # a bare name (`ln`, `rearrange`): say what it is
             shown = f"{shown} ({dotted})"
         found.append({"file": file or exercise.path, "line": node.lineno, "name": shown, "rule": entry,
-                      "message": TEXT["en"]["refused"].format(id=exercise_id, lesson=rule.lesson, name=shown),
-                      "message_es": TEXT["es"]["refused"].format(id=exercise_id, lesson=rule.lesson_es,
-                                                                 name=shown)})
+                      "message": _(REFUSED, lang).format(id=exercise_id, lesson=rule.lesson_in(lang), name=shown)})
     return found
 
 
 def scan(package_dir: Path, exercise: catalog.Exercise, rules: Rules, *,
-         relative_to: Path | None = None) -> list[dict]:
+         relative_to: Path | None = None, lang: str | None = None) -> list[dict]:
     """`refused` for the exercise's file in a package folder (exercises/, or a submission's copy);
     `file` in the dicts is relative to `relative_to` (default: the folder's parent)."""
     path = package_dir / f"{exercise.module}.py"
@@ -296,7 +298,7 @@ def scan(package_dir: Path, exercise: catalog.Exercise, rules: Rules, *,
     if source is None:  # missing or not UTF-8: the suites and the integrity check say so
         return []
     return refused(exercise.id, source, rules,
-                   file=path.relative_to(relative_to or package_dir.parent).as_posix())
+                   file=path.relative_to(relative_to or package_dir.parent).as_posix(), lang=lang)
 
 
 def _read(path: Path) -> str | None:
@@ -311,17 +313,18 @@ def _read(path: Path) -> str | None:
 # ----------------------------------------------------------------------------------------------
 
 
-def explanation(found: list[dict], exercise_id: str, lang: str = "en",
+def explanation(found: list[dict], exercise_id: str, lang: str | None = None,
                 source_lines: Mapping[int, str] | None = None) -> str:
-    """What the learner reads: each refusal once, where it is, and that the grade depends on it."""
-    key = "message_es" if lang == "es" else "message"
+    """What the learner reads: each refusal once (`found` from `refused` in the same `lang`), where
+    it is, and that the grade depends on it."""
     lines = []
-    for message in dict.fromkeys(f[key] for f in found):
+    for message in dict.fromkeys(f["message"] for f in found):
         lines.append(message)
-        for f in (f for f in found if f[key] == message):
+        for f in (f for f in found if f["message"] == message):
             code = (source_lines or {}).get(f["line"], "").strip()
             lines.append(f"  {f['file']}:{f['line']}" + (f"    {code}" if code else ""))
-    lines.append(TEXT[lang]["graded"].format(id=exercise_id, table=TABLE))
+    lines.append(_("The grader refuses {id} too while its file uses it ([{table}.{id}] in grading.toml).", lang)
+                 .format(id=exercise_id, table=TABLE))
     return "\n".join(lines)
 
 
@@ -331,21 +334,19 @@ def mark(results: list, root: Path, impl: str = "exercises", *, config: Path | N
     that explains it (`results`: gpt2lab.check.ExerciseResult). The rules come from `config`, by
     default the checked repository's grading.toml (else this one's). A malformed table is reported
     on stderr and the check goes on without rules: the learner's check must not stop on it."""
-    if lang is None:
-        from gpt2lab.hints import language
-
-        lang = language()
+    lang = language(lang)
     path = config or next((p for p in (root / "grading.toml", CONFIG) if p.exists()), CONFIG)
     try:
         rules = load(path)
     except ValueError as error:
-        print(f"gpt2lab: the rules on built-ins are not applied: {error}", file=sys.stderr)
+        print("gpt2lab: " + _("the rules on built-ins are not applied: {error}", lang).format(error=error),
+              file=sys.stderr)
         return
     marked = False
     for result in results:
         exercise = result.exercise
         source = _read(root / impl / f"{exercise.module}.py")
-        found = refused(exercise.id, source, rules, file=f"{impl}/{exercise.module}.py") if source else []
+        found = refused(exercise.id, source, rules, file=f"{impl}/{exercise.module}.py", lang=lang) if source else []
         if found:
             marked = True
             lines = dict(enumerate(source.splitlines(), start=1))

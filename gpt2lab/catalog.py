@@ -78,5 +78,7 @@ def find(name: str) -> Exercise:
     for exercise in EXERCISES:
         if key in (exercise.id, exercise.module):
             return exercise
+    from gpt2lab.i18n import _
+
     valid = ", ".join(exercise.id for exercise in EXERCISES)
-    raise KeyError(f"no exercise called {name!r}; the exercises are {valid}")
+    raise KeyError(_("no exercise called {name}; the exercises are {valid}").format(name=repr(name), valid=valid))

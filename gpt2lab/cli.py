@@ -7,9 +7,24 @@ import json
 import sys
 from pathlib import Path
 
-from gpt2lab import catalog
+from gpt2lab import catalog, i18n
 from gpt2lab.demo import add_arguments as demo_arguments
+from gpt2lab.i18n import N_, _
 from gpt2lab.train import add_arguments as train_arguments
+
+
+# argparse's own words (it translates them with gettext's `_`, which has no Spanish here): the
+# ones a learner meets in `--help` and in a mistyped command
+ARGPARSE = (N_("usage: "), N_("positional arguments"), N_("options"), N_("show this help message and exit"),
+            N_("%(prog)s: error: %(message)s\n"), N_("the following arguments are required: %s"),
+            N_("unrecognized arguments: %s"), N_("argument %(argument_name)s: %(message)s"),
+            N_("invalid choice: %(value)r (choose from %(choices)s)"), N_("invalid %(type)s value: %(value)r"),
+            N_("expected one argument"), N_("ambiguous option: %(option)s could match %(matches)s"))
+
+
+def _translate_argparse() -> None:
+    """argparse speaks the learner's language too: its `_` becomes the catalogue's (English unchanged)."""
+    argparse._ = i18n.translate
 
 
 def _exercises(names: list[str]) -> list[catalog.Exercise]:
@@ -25,11 +40,11 @@ def check(args: argparse.Namespace) -> int:
     exercises = _exercises(args.exercises)
     root = Path(args.root).resolve()
     if not (root / args.impl).is_dir():
-        print(f"gpt2lab: there is no {args.impl}/ folder in {root}; run from the repository root "
-              "or pass --root", file=sys.stderr)
+        print("gpt2lab: " + _("there is no {impl}/ folder in {root}; run from the repository root or pass "
+                              "--root").format(impl=args.impl, root=root), file=sys.stderr)
         return 2
     # the first line at once, before torch and the suites are imported (a few seconds)
-    print(f"GPT-2 kata — checking {root.name}/{args.impl}/ ...", flush=True)
+    print(_("GPT-2 kata — checking {folder}/ ...").format(folder=f"{root.name}/{args.impl}"), flush=True)
     from gpt2lab import check as runner
     from gpt2lab.report import render
 
@@ -41,7 +56,7 @@ def check(args: argparse.Namespace) -> int:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("\nStopped.", file=sys.stderr)
+        print("\n" + _("Stopped."), file=sys.stderr)
         return 130
     from gpt2lab import builtin_rules  # the teacher's rules on built-ins: a refused exercise fails, explained
 
@@ -49,7 +64,7 @@ def check(args: argparse.Namespace) -> int:
     import torch
 
     device = args.device if args.device != "auto" else ("cuda" if torch.cuda.is_available() else "cpu")
-    header = f"Checked on {device} (torch {torch.__version__}):"
+    header = _("Checked on {device} (torch {version}):").format(device=device, version=torch.__version__)
     print(render(results, header=header, verbose=args.verbose, named=bool(args.exercises)))
     _warn_integrity(root / args.impl, exercises)
     if args.json:
@@ -66,7 +81,8 @@ def _warn_integrity(package: Path, exercises: list[catalog.Exercise]) -> None:
     for exercise in exercises:
         found = integrity.scan(package, exercise.module)
         if found:
-            print(f"\nWarning: the grader gives {exercise.id} zero points as it is, whatever this check says:")
+            print("\n" + _("Warning: the grader gives {id} zero points as it is, whatever this check says:")
+                  .format(id=exercise.id))
             print("\n".join(f"  {violation}" for violation in found))
 
 
@@ -82,57 +98,82 @@ def _seconds(text: str) -> float:
     except ValueError:
         value = -1.0
     if not value >= 0:  # also NaN
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds (0 or more; 0: no limit)")
+        raise argparse.ArgumentTypeError(_("{text} is not a number of seconds (0 or more; 0: no limit)")
+                                         .format(text=repr(text)))
     return value
 
 
 def _time_limit_argument(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--time-limit", type=_seconds, default=catalog.TIME_LIMIT, metavar="SECONDS",
-                   help="stop a test that runs longer than this: a loop that never ends "
-                   f"(default {catalog.TIME_LIMIT:g}; 0: no limit)")
+    p.add_argument("--time-limit", type=_seconds, default=catalog.TIME_LIMIT, metavar=_("SECONDS"),
+                   help=_("stop a test that runs longer than this: a loop that never ends (default {limit}; "
+                          "0: no limit)").format(limit=f"{catalog.TIME_LIMIT:g}"))
+
+
+def _lang_argument(p: argparse.ArgumentParser, what: str | None = None) -> None:
+    p.add_argument("--lang", choices=i18n.LANGUAGES, help=what or _(
+        "the language of what it prints: en or es (default: GPT2LAB_LANG, else the locale: LC_ALL, "
+        "LC_MESSAGES, LANG; else en)"))
+
+
+def requested_language(argv: list[str]) -> str | None:
+    """The `--lang` of a command line, read before the parser is built (its help is translated)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            break
+        value = argv[i + 1] if arg == "--lang" and i + 1 < len(argv) else arg.partition("=")[2] \
+            if arg.startswith("--lang=") else None
+        if value in i18n.LANGUAGES:
+            return value
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    i18n.set_language(requested_language(argv))  # before anything is printed, the help included
+    _translate_argparse()
     ROOT = _default_root()
-    parser = argparse.ArgumentParser(prog="gpt2lab", description="The GPT-2 kata.")
+    parser = argparse.ArgumentParser(prog="gpt2lab", description=_("The GPT-2 kata."))
     commands = parser.add_subparsers(dest="command", required=True)
 
-    p = commands.add_parser("check", help="run the hidden suites and show your progress")
-    p.add_argument("exercises", nargs="*", help="e.g. e04 (default: all, in course order)")
-    p.add_argument("-v", "--verbose", action="store_true", help="show every case")
-    p.add_argument("--impl", default="exercises", help="package to check (solutions: the reference)")
-    p.add_argument("--root", default=str(ROOT), help="directory that contains the package")
-    p.add_argument("--suites", default=str(ROOT / "tests" / "katas"), help="directory of the hidden suites")
+    p = commands.add_parser("check", help=_("run the hidden suites and show your progress"))
+    p.add_argument("exercises", nargs="*", help=_("e.g. e04 (default: all, in course order)"))
+    p.add_argument("-v", "--verbose", action="store_true", help=_("show every case"))
+    p.add_argument("--impl", default="exercises", help=_("package to check (solutions: the reference)"))
+    p.add_argument("--root", default=str(ROOT), help=_("directory that contains the package"))
+    p.add_argument("--suites", default=str(ROOT / "tests" / "katas"), help=_("directory of the hidden suites"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--seed", type=int, default=0, help="base seed of the generated cases")
-    p.add_argument("-n", "--workers", type=int, default=0, help="pytest-xdist workers (0: none)")
-    p.add_argument("--json", help="also write the verdicts to this file")
+    p.add_argument("--seed", type=int, default=0, help=_("base seed of the generated cases"))
+    p.add_argument("-n", "--workers", type=int, default=0, help=_("pytest-xdist workers (0: none)"))
+    p.add_argument("--json", help=_("also write the verdicts to this file"))
     _time_limit_argument(p)
+    _lang_argument(p)
     p.set_defaults(run=check)
 
-    p = commands.add_parser("hint", help="the next hint of an exercise, one step at a time")
-    p.add_argument("exercise", nargs="?", help="e.g. e04")
-    p.add_argument("--lang", choices=("en", "es"), help="language (default: from LC_ALL/LANG, else en)")
-    p.add_argument("--all", dest="show_all", action="store_true", help="every hint of the exercise")
-    p.add_argument("--reset", action="store_true", help="start the hints over (all exercises if none named)")
-    p.add_argument("--root", default=str(ROOT), help="repository whose .gpt2lab/hints.json keeps your place")
+    p = commands.add_parser("hint", help=_("the next hint of an exercise, one step at a time"))
+    p.add_argument("exercise", nargs="?", help=_("e.g. e04"))
+    _lang_argument(p)
+    p.add_argument("--all", dest="show_all", action="store_true", help=_("every hint of the exercise"))
+    p.add_argument("--reset", action="store_true", help=_("start the hints over (all exercises if none named)"))
+    p.add_argument("--root", default=str(ROOT), help=_("repository whose .gpt2lab/hints.json keeps your place"))
     p.set_defaults(run=hint)
 
-    p = commands.add_parser("watch", help="check again every time you save a file in exercises/")
-    p.add_argument("exercises", nargs="*", help="restrict the course to these (default: all)")
-    p.add_argument("--impl", default="exercises", help="package to watch")
-    p.add_argument("--root", default=str(ROOT), help="directory that contains the package")
-    p.add_argument("--suites", default=str(ROOT / "tests" / "katas"), help="directory of the hidden suites")
+    p = commands.add_parser("watch", help=_("check again every time you save a file in exercises/"))
+    p.add_argument("exercises", nargs="*", help=_("restrict the course to these (default: all)"))
+    p.add_argument("--impl", default="exercises", help=_("package to watch"))
+    p.add_argument("--root", default=str(ROOT), help=_("directory that contains the package"))
+    p.add_argument("--suites", default=str(ROOT / "tests" / "katas"), help=_("directory of the hidden suites"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("--seed", type=int, default=0, help="base seed of the generated cases")
-    p.add_argument("--once", action="store_true", help="check once and stop")
-    p.add_argument("--max-runs", type=int, help="stop after this many checks")
-    p.add_argument("--timeout", type=float, help="stop after this many seconds")
-    p.add_argument("--interval", type=float, default=0.1, help="seconds between looks at the files")
+    p.add_argument("--seed", type=int, default=0, help=_("base seed of the generated cases"))
+    p.add_argument("--once", action="store_true", help=_("check once and stop"))
+    p.add_argument("--max-runs", type=int, help=_("stop after this many checks"))
+    p.add_argument("--timeout", type=float, help=_("stop after this many seconds"))
+    p.add_argument("--interval", type=float, default=0.1, help=_("seconds between looks at the files"))
     _time_limit_argument(p)
+    _lang_argument(p)
     p.set_defaults(run=watch)
 
-    p = commands.add_parser("env", help="exercise zero: Python, torch, GPU, and the offline reference")
+    p = commands.add_parser("env", help=_("exercise zero: Python, torch, GPU, and the offline reference"))
+    _lang_argument(p)
     p.set_defaults(run=env)
 
     p = commands.add_parser("grade", help="grade a submission, or a class, with this repository's suites "
@@ -158,6 +199,8 @@ def main(argv: list[str] | None = None) -> int:
                    help="run the submission's code without bubblewrap (macOS, some containers): it then runs "
                         "as you, with your files; grades.json records \"sandbox\": false")
     p.add_argument("--config", help="the grading.toml to use (default: this repository's)")
+    _lang_argument(p, "the language of the explanations for students in grades.json: en or es (default: "
+                      "GPT2LAB_LANG, else the locale, else en)")
     p.set_defaults(run=grade)
 
     p = commands.add_parser("student", help="build the repository handed to students (no solutions, one commit)")
@@ -170,6 +213,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--no-sandbox", action="store_true",
                    help="grade without bubblewrap, where Gradescope's container cannot run it (the "
                         "container is then the only isolation; results.json says so)")
+    _lang_argument(p, "the language of the explanations students read in Gradescope: en or es (default: "
+                      "GPT2LAB_LANG, else the locale, else en)")
     p.set_defaults(run=gradescope)
 
     p = commands.add_parser("publish", help="set the GitHub repository the kata is published in "
@@ -182,15 +227,18 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--check", action="store_true", help="only say whether the file is up to date")
     p.set_defaults(run=classroom)
 
-    p = commands.add_parser("train", help="train your GPT-2 on a text file and watch the loss fall (e10)")
+    p = commands.add_parser("train", help=_("train your GPT-2 on a text file and watch the loss fall (e10)"))
     train_arguments(p, ROOT)
+    _lang_argument(p)
     p.set_defaults(run=train)
 
-    p = commands.add_parser("demo", help="your GPT-2 continues a prompt, with OpenAI's weights (e05-e07)")
+    p = commands.add_parser("demo", help=_("your GPT-2 continues a prompt, with OpenAI's weights (e05-e07)"))
     demo_arguments(p, ROOT)
+    _lang_argument(p)
     p.set_defaults(run=demo)
 
     args = parser.parse_args(argv)
+    i18n.set_language(getattr(args, "lang", None))  # GPT2LAB_LANG: pytest, the judges and workers follow
     return args.run(args)
 
 
@@ -295,13 +343,13 @@ def gradescope(args: argparse.Namespace) -> int:
 
     exercises = _exercises(args.exercises) if args.exercises else None
     try:
-        out = bundle.build(Path(args.outzip), exercises, use_sandbox=not args.no_sandbox)
+        out = bundle.build(Path(args.outzip), exercises, use_sandbox=not args.no_sandbox, lang=args.lang)
     except (FileExistsError, ValueError, RuntimeError) as error:
         print(f"gpt2lab: {error}", file=sys.stderr)
         return 2
     graded = ", ".join(e.id for e in exercises) if exercises else "every exercise"
     print(f"gpt2lab: the Gradescope autograder is in {out} ({out.stat().st_size / 1e6:.1f} MB; it grades {graded}"
-          f"{'' if args.no_sandbox else ', sandboxed'}). Upload it as the assignment's autograder (Configure "
+          f"{'' if args.no_sandbox else ', sandboxed'}{f', explains in {args.lang}' if args.lang else ''}). Upload it as the assignment's autograder (Configure "
           "Autograder, zip file upload) on an Ubuntu 22.04 or later base image.")
     return 0
 

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 from gpt2lab import hub
+from gpt2lab.i18n import _
 
 PROMPT = "Hello, I'm a language model,"
 MODULES = ("e06_gpt2", "e07_generate")
@@ -29,16 +30,18 @@ class DemoError(Exception):
 
 
 def add_arguments(p: argparse.ArgumentParser, root: Path) -> None:
-    p.add_argument("prompt", nargs="?", default=PROMPT, help=f"the text to continue (default: {PROMPT!r})")
-    p.add_argument("--impl", default="exercises", help="the package whose GPT-2 writes (default: exercises, yours)")
-    p.add_argument("--root", default=str(root), help="directory that contains the package")
-    p.add_argument("--checkpoint", help="a directory written by save_pretrained (default: --model)")
-    p.add_argument("--model", default="gpt2", help="Hugging Face hub id (default: gpt2, GPT-2 124M)")
+    p.add_argument("prompt", nargs="?", default=PROMPT,
+                   help=_("the text to continue (default: {prompt})").format(prompt=repr(PROMPT)))
+    p.add_argument("--impl", default="exercises",
+                   help=_("the package whose GPT-2 writes (default: exercises, yours)"))
+    p.add_argument("--root", default=str(root), help=_("directory that contains the package"))
+    p.add_argument("--checkpoint", help=_("a directory written by save_pretrained (default: --model)"))
+    p.add_argument("--model", default="gpt2", help=_("Hugging Face hub id (default: gpt2, GPT-2 124M)"))
     p.add_argument("-n", "--max-new-tokens", type=int, default=30)
-    p.add_argument("--temperature", type=float, default=0.0, help="0: greedy (default); e.g. 0.8 to sample")
-    p.add_argument("--top-k", type=int, help="sample among the k most likely tokens")
-    p.add_argument("--top-p", type=float, help="sample among the most likely tokens holding probability p")
-    p.add_argument("--seed", type=int, default=0, help="seed of the sampling generator")
+    p.add_argument("--temperature", type=float, default=0.0, help=_("0: greedy (default); e.g. 0.8 to sample"))
+    p.add_argument("--top-k", type=int, help=_("sample among the k most likely tokens"))
+    p.add_argument("--top-p", type=float, help=_("sample among the most likely tokens holding probability p"))
+    p.add_argument("--seed", type=int, default=0, help=_("seed of the sampling generator"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
 
 
@@ -59,14 +62,15 @@ def write(args: argparse.Namespace) -> str:
     root = Path(args.root).resolve()
     e06, e07 = load(args.impl, root)
     if args.device == "cuda" and not torch.cuda.is_available():
-        raise DemoError("--device cuda was asked for, but torch sees no GPU here: use --device cpu")
+        raise DemoError(_("--device cuda was asked for, but torch sees no GPU here: use --device cpu"))
     device = torch.device(args.device if args.device != "auto" else
                           "cuda" if torch.cuda.is_available() else "cpu")
     learner_dir = root / args.impl
     with learner_code(learner_dir, args.impl):
         smoke_test(e06, e07)
     source, loading = weights(args)
-    print(f"gpt2lab demo: {args.impl}/ writes with {source} on {device}", file=sys.stderr, flush=True)
+    print("gpt2lab demo: " + _("{impl}/ writes with {source} on {device}").format(
+        impl=args.impl, source=source, device=device), file=sys.stderr, flush=True)
     sampling = {"temperature": args.temperature, "top_k": args.top_k, "top_p": args.top_p}
     if args.temperature:
         sampling["generator"] = torch.Generator(device=device).manual_seed(args.seed)
@@ -75,7 +79,7 @@ def write(args: argparse.Namespace) -> str:
             with loading:
                 model = e06.GPT2.from_pretrained(source)
         except OSError as error:
-            raise DemoError(f"the weights could not be loaded: {error}") from None
+            raise DemoError(_("the weights could not be loaded: {error}").format(error=error)) from None
         return e07.generate_text(model.to(device).eval(), gpt2_tokenizer(), args.prompt,
                                  args.max_new_tokens, **sampling)
 
@@ -83,8 +87,8 @@ def write(args: argparse.Namespace) -> str:
 def load(impl: str, root: Path):
     """The learner's e06 and e07 modules (or the reference's), imported from root/impl."""
     if not (root / impl / f"{MODULES[0]}.py").exists():
-        raise DemoError(f"there is no {impl}/{MODULES[0]}.py in {root}: run from the repository root, "
-                        "or pass --root")
+        raise DemoError(_("there is no {file} in {root}: run from the repository root, or pass --root").format(
+            file=f"{impl}/{MODULES[0]}.py", root=root))
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     with learner_code(root / impl, impl):
@@ -105,21 +109,23 @@ def weights(args: argparse.Namespace):
     if args.checkpoint:
         path = Path(args.checkpoint).expanduser().resolve()
         if not (path / "config.json").is_file():
-            raise DemoError(f"--checkpoint {args.checkpoint}: no config.json there; give a directory "
-                            "written by GPT2LMHeadModel.save_pretrained")
+            raise DemoError(_("--checkpoint {path}: no config.json there; give a directory written by "
+                              "GPT2LMHeadModel.save_pretrained").format(path=args.checkpoint))
         return str(path), contextlib.nullcontext()
     if hub.is_cached(args.model):
         return args.model, hub.offline()  # no network call, no waiting on retries
     if not hub.hub_reachable():
-        raise DemoError(
-            f"GPT-2's weights ({args.model!r}) are not in the Hugging Face cache, and the hub cannot be "
-            "reached from here (or HF_HUB_OFFLINE is set). Either\n"
-            f"  - on a machine with internet, download them once ({hub.download_size(args.model)}):\n"
-            f"      python -c \"from transformers import GPT2LMHeadModel; GPT2LMHeadModel.from_pretrained('{args.model}')\"\n"
+        command = f"python -c \"from transformers import GPT2LMHeadModel; GPT2LMHeadModel.from_pretrained('{args.model}')\""
+        raise DemoError(_(
+            "GPT-2's weights ({model}) are not in the Hugging Face cache, and the hub cannot be reached from here "
+            "(or HF_HUB_OFFLINE is set). Either\n"
+            "  - on a machine with internet, download them once ({size}):\n"
+            "      {command}\n"
             "    then run the demo again (on another machine, copy ~/.cache/huggingface/hub too), or\n"
-            "  - pass a checkpoint directory: nox -s demo -- --checkpoint DIR (DIR written by save_pretrained)")
-    print(f"gpt2lab demo: downloading {args.model!r} from the Hugging Face hub (once; {hub.download_size(args.model)}) ...",
-          file=sys.stderr, flush=True)
+            "  - pass a checkpoint directory: nox -s demo -- --checkpoint DIR (DIR written by save_pretrained)").format(
+            model=repr(args.model), size=_(hub.download_size(args.model)), command=command))
+    print("gpt2lab demo: " + _("downloading {model} from the Hugging Face hub (once; {size}) ...").format(
+        model=repr(args.model), size=_(hub.download_size(args.model))), file=sys.stderr, flush=True)
     return args.model, contextlib.nullcontext()
 
 
@@ -133,14 +139,16 @@ def learner_code(learner_dir: Path, impl: str):
     except (DemoError, OSError):
         raise
     except NotImplementedError as error:
-        reference = (" To see the reference write now: `nox -s demo -- --impl solutions`."
+        reference = (" " + _("To see the reference write now: `nox -s demo -- --impl solutions`.")
                      if (learner_dir.parent / "solutions").is_dir() and impl != "solutions" else "")
-        raise DemoError(f"your GPT-2 is not finished: {error or 'NotImplementedError'}.\n"
-                        f"  The demo needs e01 to e07: see where you stand with `nox -s check`.{reference}") from None
+        raise DemoError(_("your GPT-2 is not finished: {error}.").format(error=error or "NotImplementedError")
+                        + "\n  " + _("The demo needs e01 to e07: see where you stand with `nox -s check`.")
+                        + reference) from None
     except SyntaxError as error:
-        raise DemoError(f"{error.filename}:{error.lineno}: {error.msg} (your file does not compile)") from None
+        raise DemoError(f"{error.filename}:{error.lineno}: {error.msg} "
+                        + _("(your file does not compile)")) from None
     except Exception as error:  # noqa: BLE001 — any failure of the learner's code is reported, not thrown
         where = learner_frame(error.__traceback__, learner_dir)
-        lines = [f"{impl}/ raised {type(error).__name__}: {error}", where,
-                 "  `nox -s check` says which exercise to fix first"]
+        lines = [_("{impl}/ raised {error}").format(impl=impl, error=f"{type(error).__name__}: {error}"), where,
+                 "  " + _("`nox -s check` says which exercise to fix first")]
         raise DemoError("\n".join(line for line in lines if line)) from None

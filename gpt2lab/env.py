@@ -19,12 +19,25 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpt2lab.i18n import N_, _
+
 TOKENIZER = Path(__file__).resolve().parent / "data" / "gpt2"
 HELLO_WORLD = [15496, 995]  # GPT-2's ids for "Hello world"
 PYPROJECT = Path(__file__).resolve().parent.parent / "pyproject.toml"
-INSTALL = "python -m pip install -e .   (from the repository root, with the Python that runs nox)"
+INSTALL = N_("python -m pip install -e .   (from the repository root, with the Python that runs nox)")
 CPU_TORCH = "python -m pip install torch --index-url https://download.pytorch.org/whl/cpu"
-COLAB_GPU = "on Colab: Runtime > Change runtime type > T4 GPU, then run `nox -s env` again"
+COLAB_GPU = N_("on Colab: Runtime > Change runtime type > T4 GPU, then run `nox -s env` again")
+LABEL = 13  # the width of the first column: "  Python        3.12.1"
+
+
+def _row(label: str, text: str) -> str:
+    """One line of the report: a label in the first column, then what it says."""
+    return f"  {label:<{LABEL}} {text}"
+
+
+def _more(text: str) -> str:
+    """A line that goes on with the one above, under its text."""
+    return " " * (LABEL + 3) + text
 
 
 @dataclass
@@ -110,7 +123,8 @@ def _gpu_computes(torch, index: int) -> str | None:
         a = torch.randn(64, 64, generator=torch.Generator().manual_seed(0))
         on_gpu = (a.to(f"cuda:{index}") @ a.to(f"cuda:{index}")).cpu()
         error = (on_gpu - a @ a).abs().max().item()
-        return None if error < 1e-4 else f"a 64x64 matmul differs from the CPU by {error:.1e}"
+        return None if error < 1e-4 else _("a 64x64 matmul differs from the CPU by {error}").format(
+            error=f"{error:.1e}")
     except RuntimeError as problem:  # driver or kernel image problems surface here
         return f"{type(problem).__name__}: {problem}".splitlines()[0]
 
@@ -189,12 +203,14 @@ def _reference_problem() -> str | None:
         with torch.no_grad():
             logits = model(torch.tensor([[1, 2, 3]])).logits
         if tuple(logits.shape) != (1, 3, 64):
-            return f"a tiny GPT2LMHeadModel returned logits of shape {tuple(logits.shape)}, expected (1, 3, 64)"
+            return _("a tiny GPT2LMHeadModel returned logits of shape {shape}, expected (1, 3, 64)").format(
+                shape=tuple(logits.shape))
         ids = GPT2TokenizerFast.from_pretrained(str(TOKENIZER))("Hello world")["input_ids"]
     except Exception as problem:  # anything here means the reference is unusable: report it, do not crash
         return f"{type(problem).__name__}: {problem}".splitlines()[0]
     if ids != HELLO_WORLD:
-        return f"the shipped tokenizer encodes 'Hello world' as {ids}, expected {HELLO_WORLD}"
+        return _("the shipped tokenizer encodes 'Hello world' as {ids}, expected {expected}").format(
+            ids=ids, expected=HELLO_WORLD)
     return None
 
 
@@ -209,13 +225,15 @@ def report(facts: Facts) -> tuple[list[str], bool]:
 
 
 def _packages_part(facts: Facts) -> tuple[list[str], bool]:
-    lines = ["GPT-2 kata — your environment", "", f"  Python        {facts.python}  ({facts.executable})"]
+    lines = [_("GPT-2 kata — your environment"), "", _row("Python", f"{facts.python}  ({facts.executable})")]
     for name, version in facts.versions.items():
-        lines.append(f"  {name:<13} {version or 'MISSING'}")
+        lines.append(_row(name, version or _("MISSING")))
     if facts.missing:
-        lines += ["", f"  Missing: {', '.join(facts.missing)}. Install them with:", f"    {INSTALL}"]
+        lines += ["", "  " + _("Missing: {names}. Install them with:").format(names=", ".join(facts.missing)),
+                  f"    {_(INSTALL)}"]
         if "torch" in facts.missing:
-            lines.append(f"    (no GPU here? install the CPU build of torch first: {CPU_TORCH})")
+            lines.append("    " + _("(no GPU here? install the CPU build of torch first: {command})").format(
+                command=CPU_TORCH))
     return lines, not facts.missing
 
 
@@ -228,47 +246,58 @@ def _torch_part(facts: Facts) -> tuple[list[str], bool]:
 def _reference_part(facts: Facts) -> tuple[list[str], bool]:
     if facts.versions.get("transformers") is None or facts.versions.get("torch") is None:
         return [], True
+    label = _("reference")
     if facts.reference is None:
-        lines = ["", "  reference     works offline: a tiny GPT2LMHeadModel runs,",
-                 f"                and the shipped tokenizer encodes 'Hello world' as {HELLO_WORLD}"]
+        lines = ["", _row(label, _("works offline: a tiny GPT2LMHeadModel runs,")),
+                 _more(_("and the shipped tokenizer encodes 'Hello world' as {ids}").format(ids=HELLO_WORLD))]
     else:
-        lines = ["", "  reference     BROKEN (offline, HF_HUB_OFFLINE=1): " + facts.reference,
-                 f"                reinstall it: {INSTALL}"]
+        lines = ["", _row(label, _("BROKEN (offline, HF_HUB_OFFLINE=1): {problem}").format(problem=facts.reference)),
+                 _more(_("reinstall it: {command}").format(command=_(INSTALL)))]
     if facts.weights:
-        lines.append(f"  GPT-2 weights in the Hugging Face cache ({facts.weights}): `nox -s demo` runs offline")
+        lines.append("  " + _("GPT-2 weights in the Hugging Face cache ({cache}): `nox -s demo` runs offline")
+                     .format(cache=facts.weights))
     else:
-        lines += ["  GPT-2 weights not downloaded yet: `nox -s demo` downloads OpenAI's GPT-2 (124M) once, "
-                  "548 MB,", "                from the Hugging Face hub (the checks never need them)"]
+        lines += ["  " + _("GPT-2 weights not downloaded yet: `nox -s demo` downloads OpenAI's GPT-2 (124M) "
+                           "once, 548 MB,"),
+                  _more(_("from the Hugging Face hub (the checks never need them)"))]
     return lines, facts.reference is None
 
 
 def _verdict(ok: bool) -> list[str]:
-    return ["", "Ready: run `nox -s check` to see where you stand." if ok
-            else "Not ready: fix what is marked above, then run `nox -s env` again."]
+    return ["", _("Ready: run `nox -s check` to see where you stand.") if ok
+            else _("Not ready: fix what is marked above, then run `nox -s env` again.")]
 
 
 def _gpu_lines(facts: Facts) -> list[str]:
     lines = []
     if not facts.gpus:
-        why = ("this torch is a CPU-only build" if facts.torch_cuda_build is None
-               else f"torch is built for CUDA {facts.torch_cuda_build}, but no GPU or driver is visible")
-        lines.append(f"  CUDA          not available: {why}")
+        why = (_("this torch is a CPU-only build") if facts.torch_cuda_build is None
+               else _("torch is built for CUDA {version}, but no GPU or driver is visible").format(
+                   version=facts.torch_cuda_build))
+        lines.append(_row("CUDA", _("not available: {why}").format(why=why)))
         if facts.mps:
-            lines.append("  Apple GPU     available (mps), but the checks compare on the CPU or CUDA only")
-        lines += ["  checks run on cpu. Every exercise passes on the CPU; a GPU only makes the larger "
-                  "cases faster.", f"  To use a GPU {COLAB_GPU}."]
+            lines.append(_row("Apple GPU", _("available (mps), but the checks compare on the CPU or CUDA only")))
+        lines += ["  " + _("checks run on cpu. Every exercise passes on the CPU; a GPU only makes the larger cases "
+                           "faster."),
+                  "  " + _("To use a GPU {how}.").format(how=_(COLAB_GPU))]
         return lines
-    lines.append(f"  CUDA          available (torch built for CUDA {facts.torch_cuda_build}), "
-                 f"{len(facts.gpus)} GPU{'s' if len(facts.gpus) > 1 else ''}")
+    count = len(facts.gpus)
+    lines.append(_row("CUDA", (_("available (torch built for CUDA {version}), {n} GPU") if count == 1 else
+                               _("available (torch built for CUDA {version}), {n} GPUs")).format(
+        version=facts.torch_cuda_build, n=count)))
+    answer = {True: _("yes"), False: _("no")}
+    bf16 = {"yes": _("yes"), "no": _("no"), "emulated": _("emulated")}
     for index, gpu in enumerate(facts.gpus):
-        free = f", {gpu.free_gib:.1f} GiB free" if gpu.free_gib is not None else ""
-        lines += [f"  GPU {index}         {gpu.name}, {gpu.memory_gib:.1f} GiB{free}, "
-                  f"compute capability {gpu.capability[0]}.{gpu.capability[1]}",
-                  f"                fp16: {'yes' if gpu.fp16 else 'no'}, bf16: {gpu.bf16} "
-                  "(the checks themselves compare in float32)"]
+        free = _(", {free} GiB free").format(free=f"{gpu.free_gib:.1f}") if gpu.free_gib is not None else ""
+        lines += [_row(f"GPU {index}", _("{name}, {memory} GiB{free}, compute capability {capability}").format(
+                      name=gpu.name, memory=f"{gpu.memory_gib:.1f}", free=free,
+                      capability=f"{gpu.capability[0]}.{gpu.capability[1]}")),
+                  _more(_("fp16: {fp16}, bf16: {bf16} (the checks themselves compare in float32)").format(
+                      fp16=answer[gpu.fp16], bf16=bf16.get(gpu.bf16, gpu.bf16)))]
         if gpu.computes:
-            lines.append(f"                BROKEN: {gpu.computes}. Use `--device cpu`, or fix the driver.")
-    lines.append("  checks run on cuda (cuda:0); force the CPU with `nox -s check -- --device cpu`")
+            lines.append(_more(_("BROKEN: {problem}. Use `--device cpu`, or fix the driver.").format(
+                problem=gpu.computes)))
+    lines.append("  " + _("checks run on cuda (cuda:0); force the CPU with `nox -s check -- --device cpu`"))
     return lines
 
 

@@ -9,52 +9,25 @@ solution's code). How many hints a learner has seen is kept per exercise in
 from __future__ import annotations
 
 import json
-import os
 import textwrap
-from collections.abc import Mapping
 from pathlib import Path
 
 from gpt2lab import catalog
+from gpt2lab.i18n import N_, _, language
 
 DATA = Path(__file__).resolve().parent / "data" / "hints"
-LANGUAGES = ("en", "es")
+LANGUAGES = ("en", "es")  # the languages of the hints' JSON files
 STATE = Path(".gpt2lab") / "hints.json"  # relative to the repository root
 
-TEXT = {
-    "en": {"hint": "hint {n} of {total}", "next": "Next hint: nox -s hint -- {id}",
-           "all": "All of them: nox -s hint -- {id} --all",
-           "last": "That was the last hint. `--all` shows them all again, `--reset` starts over.",
-           "solution": "solutions/{module}.py holds a reference, for after you have tried.",
-           "reset": "Hints start again from the first for {ids}.",
-           "check": "Check your code: nox -s check -- {id}",
-           "which": "Which exercise? For example: nox -s hint -- e04   (`nox -s check` names the next one)"},
-    "es": {"hint": "pista {n} de {total}", "next": "Siguiente pista: nox -s hint -- {id} --lang es",
-           "all": "Todas: nox -s hint -- {id} --all --lang es",
-           "last": "Era la última pista. `--all` las vuelve a mostrar todas, `--reset` empieza de nuevo.",
-           "solution": "solutions/{module}.py tiene una referencia, para cuando ya lo hayas intentado.",
-           "reset": "Las pistas vuelven a empezar por la primera para {ids}.",
-           "check": "Comprueba tu código: nox -s check -- {id}",
-           "which": "¿Qué ejercicio? Por ejemplo: nox -s hint -- e04 --lang es   (`nox -s check` dice "
-                    "cuál toca)"},
-}
-
-
-def language(explicit: str | None = None, environ: Mapping[str, str] = os.environ) -> str:
-    """`--lang` when given, else the locale: LC_ALL, then LC_MESSAGES, then LANG ("es_ES.UTF-8" -> es)."""
-    if explicit:
-        return explicit
-    for variable in ("LC_ALL", "LC_MESSAGES", "LANG"):
-        value = environ.get(variable, "")
-        if value:
-            return "es" if value.lower().startswith("es") else "en"
-    return "en"
+# What the hint command says around the hints themselves (the hints are data, in DATA)
+HINT = N_("hint {n} of {total}")
 
 
 def load(exercise: catalog.Exercise) -> dict[str, list[str]]:
     """The hints of one exercise, by language; loud when the file is missing or malformed."""
     path = DATA / f"{exercise.id}.json"
     if not path.exists():
-        raise FileNotFoundError(f"no hints for {exercise.id}: {path} is missing")
+        raise FileNotFoundError(_("no hints for {id}: {path} is missing").format(id=exercise.id, path=path))
     data = json.loads(path.read_text(encoding="utf-8"))
     hints = {lang: data.get(lang) for lang in LANGUAGES}
     counts = {lang: len(steps) if isinstance(steps, list) else None for lang, steps in hints.items()}
@@ -103,26 +76,31 @@ def _format(text: str, width: int = 96) -> str:
 def next_hint(exercise: catalog.Exercise, lang: str, progress: Progress, root: Path) -> str:
     """The next hint not yet seen (the last one again once all are seen); advances the progress."""
     steps = load(exercise)[lang]
-    text = TEXT[lang]
     n = min(progress[exercise.id] + 1, len(steps))
     progress[exercise.id] = n
-    lines = [f"{exercise.id} — {_title(exercise, lang)} — {text['hint'].format(n=n, total=len(steps))}",
-             "", _format(steps[n - 1]), ""]
+    counted = _(HINT, lang).format(n=n, total=len(steps))
+    lines = [f"{exercise.id} — {_title(exercise, lang)} — {counted}", "", _format(steps[n - 1]), ""]
     if n < len(steps):
-        lines.append(text["next"].format(id=exercise.id))
+        lines.append(_("Next hint: nox -s hint -- {id}", lang).format(id=exercise.id) + _flag(lang))
     else:
-        lines.append(text["last"])
+        lines.append(_("That was the last hint. `--all` shows them all again, `--reset` starts over.", lang))
         if (root / "solutions" / f"{exercise.module}.py").exists():  # not in the students' repository
-            lines.append(text["solution"].format(module=exercise.module))
-    lines.append(text["check"].format(id=exercise.id))
+            lines.append(_("solutions/{module}.py holds a reference, for after you have tried.", lang)
+                         .format(module=exercise.module))
+    lines.append(_("Check your code: nox -s check -- {id}", lang).format(id=exercise.id) + _flag(lang))
     return "\n".join(lines)
+
+
+def _flag(lang: str) -> str:
+    """The commands a hint suggests keep its language: ` --lang es` after them, unless it is English."""
+    return "" if lang == "en" else f" --lang {lang}"
 
 
 def all_hints(exercise: catalog.Exercise, lang: str) -> str:
     steps = load(exercise)[lang]
     lines = [f"{exercise.id} — {_title(exercise, lang)}"]
     for n, step in enumerate(steps, 1):
-        lines += ["", TEXT[lang]["hint"].format(n=n, total=len(steps)) + ":", _format(step)]
+        lines += ["", _(HINT, lang).format(n=n, total=len(steps)) + ":", _format(step)]
     return "\n".join(lines)
 
 
@@ -131,7 +109,7 @@ def main(exercise_name: str | None, *, lang: str | None, show_all: bool, reset: 
     lang = language(lang)
     progress = Progress(root / STATE)
     if exercise_name is None and not reset:
-        print(TEXT[lang]["which"])
+        print(_("Which exercise? For example: nox -s hint -- e04   (`nox -s check` names the next one)", lang))
         return 2
     try:
         exercise = catalog.find(exercise_name) if exercise_name else None
@@ -142,7 +120,7 @@ def main(exercise_name: str | None, *, lang: str | None, show_all: bool, reset: 
         ids = [exercise.id] if exercise else [e.id for e in catalog.EXERCISES]
         progress.reset(ids)
         progress.save()
-        print(TEXT[lang]["reset"].format(ids=", ".join(ids)))
+        print(_("Hints start again from the first for {ids}.", lang).format(ids=", ".join(ids)))
         return 0
     if show_all:
         print(all_hints(exercise, lang))

@@ -12,14 +12,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from unittest import mock
 
+from gpt2lab.i18n import N_
+
 WEIGHT_FILES = ("model.safetensors", "pytorch_model.bin")
 # What `nox -s demo --model NAME` downloads the first time: the checkpoint's model.safetensors
 # (gpt2's is 548,105,171 bytes)
 SIZES = {"gpt2": "548 MB", "gpt2-medium": "1.5 GB", "gpt2-large": "3.2 GB", "gpt2-xl": "6.4 GB"}
+ITS_SIZE = N_("its size")
 
 
 def download_size(name: str) -> str:
-    return SIZES.get(name, "its size")
+    """The size of the download, or the English "its size" (a msgid: translate it on use)."""
+    return SIZES.get(name, ITS_SIZE)
 
 
 def cache_dir() -> str:

@@ -14,16 +14,19 @@ import ast
 from dataclasses import dataclass
 from pathlib import Path
 
-# Top-level modules an exercise may not import, and why (the learner reads this sentence).
+from gpt2lab.i18n import N_, _
+
+# Top-level modules an exercise may not import, and why (the learner reads this sentence, translated
+# when a Violation is made).
 FORBIDDEN_MODULES: dict[str, str] = {
-    "transformers": "Hugging Face's GPT-2 is what your code is compared with: calling it is not "
-                    "implementing the exercise",
-    "tokenizers": "Hugging Face's tokenizers are the reference of the tokenizer exercise",
-    "tiktoken": "OpenAI's tokenizer is the reference of the tokenizer exercise",
-    "huggingface_hub": "the exercises build GPT-2 themselves, nothing is downloaded",
-    "solutions": "the reference solutions are not yours to import",
-    "gpt2lab": "gpt2lab builds the references and the verdicts your code is graded by",
-    "tests": "the hidden suites are not yours to import",
+    "transformers": N_("Hugging Face's GPT-2 is what your code is compared with: calling it is not "
+                       "implementing the exercise"),
+    "tokenizers": N_("Hugging Face's tokenizers are the reference of the tokenizer exercise"),
+    "tiktoken": N_("OpenAI's tokenizer is the reference of the tokenizer exercise"),
+    "huggingface_hub": N_("the exercises build GPT-2 themselves, nothing is downloaded"),
+    "solutions": N_("the reference solutions are not yours to import"),
+    "gpt2lab": N_("gpt2lab builds the references and the verdicts your code is graded by"),
+    "tests": N_("the hidden suites are not yours to import"),
 }
 
 # Exercise files that may import transformers after all: e06 loads OpenAI's checkpoint with it.
@@ -36,8 +39,8 @@ class Violation:
 
     file: str  # relative to the submission, e.g. "exercises/e02_mlp.py"
     line: int
-    what: str  # "imports transformers"
-    why: str  # the explanation meant for the learner
+    what: str  # "imports transformers", in the learner's language
+    why: str  # the explanation meant for the learner, in their language
 
     def __str__(self) -> str:
         where = f"{self.file}:{self.line}" if self.line else self.file
@@ -71,7 +74,8 @@ def scan_source(source: str, file: str, package: str = "exercises") -> list[Viol
     for node, name in _imports(tree):
         top = name.partition(".")[0]
         if top in FORBIDDEN_MODULES and top not in allowed and top != package:
-            found.append(Violation(file, getattr(node, "lineno", 0), f"imports {name}", FORBIDDEN_MODULES[top]))
+            found.append(Violation(file, getattr(node, "lineno", 0), _("imports {module}").format(module=name),
+                                   _(FORBIDDEN_MODULES[top])))
     return sorted(set(found), key=lambda v: (v.line, v.what))
 
 
@@ -112,7 +116,7 @@ def scan(package_dir: Path, module: str, *, relative_to: Path | None = None) -> 
         try:
             source = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:
-            found.append(Violation(rel, 0, "is not UTF-8 text", "save the file as UTF-8"))
+            found.append(Violation(rel, 0, _("is not UTF-8 text"), _("save the file as UTF-8")))
             continue
         found += scan_source(source, rel, package)
         todo += sorted(local_imports(path, package) - seen)

@@ -1,7 +1,8 @@
 """The loss curve of `nox -s train` as a PNG, with the standard library only (zlib and struct).
 
 matplotlib is not among the kata's dependencies, so the picture is drawn here: a white canvas,
-axes with a few labelled ticks (a 3x5 pixel font, doubled: digits and a few capitals), the training loss of every step in
+axes with a few labelled ticks (a 3x5 pixel font, doubled: digits and the capitals of the labels,
+in English and Spanish), the training loss of every step in
 light blue with its moving average in dark blue, and the held-out loss, measured before the first
 step and after the last, as orange squares. It opens in any image viewer, and inline in Colab.
 """
@@ -12,6 +13,8 @@ import math
 import struct
 import zlib
 from pathlib import Path
+
+from gpt2lab import i18n  # i18n._, not _: the loops below use _ for what they skip
 
 Colour = tuple[int, int, int]
 WHITE, BLACK, GREY = (255, 255, 255), (40, 40, 40), (225, 225, 225)
@@ -25,7 +28,8 @@ FONT = {
     " ": "000000000000000", "A": "010101111101101", "D": "110101101101110", "E": "111100110100111",
     "H": "101101111101101", "I": "111010010010111", "L": "100100100100111", "N": "110101101101101",
     "O": "010101101101010", "P": "110101110100100", "R": "110101110101101", "S": "011100010001110",
-    "T": "111010010010010", "U": "101101101101111",
+    "T": "111010010010010", "U": "101101101101111", "M": "101111111101101", "V": "101101101101010",
+    "C": "011100100100011", "É": "010111110100111", "Ó": "010111101101111", "Á": "010111101111101",
 }
 
 
@@ -120,7 +124,8 @@ def loss_curve(losses: list[float], held_out: list[tuple[int, float]], path: Pat
         canvas.text(round(x(step)) - text_width(label) // 2, bottom + 8, label)
     canvas.line(left, top, left, bottom, BLACK)
     canvas.line(left, bottom, right, bottom, BLACK)
-    canvas.text(right - text_width("STEP"), bottom + 24, "STEP")
+    step_label = i18n._("STEP")
+    canvas.text(right - text_width(step_label), bottom + 24, step_label)
     finite = [(i + 1, v) for i, v in enumerate(losses) if math.isfinite(v)]
     for (s0, v0), (s1, v1) in zip(finite, finite[1:]):
         canvas.line(x(s0), y(v0), x(s1), y(v1), LIGHT_BLUE)
@@ -130,9 +135,10 @@ def loss_curve(losses: list[float], held_out: list[tuple[int, float]], path: Pat
     for step, value in held_out:
         if math.isfinite(value):
             canvas.dot(round(x(step)), round(y(value)), ORANGE, size=7)
-    canvas.text(left, 10, "LOSS", BLACK)
-    canvas.text(left + 70, 10, "TRAIN", BLUE)
-    canvas.text(left + 130, 10, "HELD-OUT", ORANGE)
+    at = left  # the legend, left to right: what the axis shows, then each curve in its colour
+    for label, colour in ((i18n._("LOSS"), BLACK), (i18n._("TRAIN"), BLUE), (i18n._("HELD-OUT"), ORANGE)):
+        canvas.text(at, 10, label, colour)
+        at += text_width(label) + 22
     path = Path(path)
     path.write_bytes(canvas.png())
     return path

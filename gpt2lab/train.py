@@ -24,6 +24,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gpt2lab.i18n import N_, _
+
 MODULES = {"model": "e06_gpt2", "generate": "e07_generate", "train": "e10_train_step"}
 CORPUS = Path(__file__).resolve().parent / "data" / "tinyshakespeare.txt"
 OUT = Path(".gpt2lab") / "train"  # under --root: the sample and the loss curve
@@ -31,30 +33,33 @@ OUT = Path(".gpt2lab") / "train"  # under --root: the sample and the loss curve
 
 def add_arguments(p: argparse.ArgumentParser, root: Path) -> None:
     p.add_argument("file", nargs="?", default=str(CORPUS),
-                   help="a UTF-8 text file to learn from (default: Shakespeare, shipped with the kata)")
-    p.add_argument("--impl", default="exercises", help="the package whose code trains (default: exercises, yours)")
-    p.add_argument("--root", default=str(root), help="directory that contains the package")
-    p.add_argument("--out", help=f"where to save the sample and the loss curve (default: ROOT/{OUT.as_posix()})")
-    p.add_argument("--minutes", type=float, default=3.0, help="time budget when --steps is not given (default 3)")
-    p.add_argument("--steps", type=int, help="exactly this many steps (the schedule ends there)")
+                   help=_("a UTF-8 text file to learn from (default: Shakespeare, shipped with the kata)"))
+    p.add_argument("--impl", default="exercises",
+                   help=_("the package whose code trains (default: exercises, yours)"))
+    p.add_argument("--root", default=str(root), help=_("directory that contains the package"))
+    p.add_argument("--out", help=_("where to save the sample and the loss curve (default: ROOT/{folder})").format(
+        folder=OUT.as_posix()))
+    p.add_argument("--minutes", type=float, default=3.0,
+                   help=_("time budget when --steps is not given (default 3)"))
+    p.add_argument("--steps", type=int, help=_("exactly this many steps (the schedule ends there)"))
     p.add_argument("--tokenizer", choices=("char", "gpt2"), default="char",
-                   help="char: one token per character of the file (default); gpt2: GPT-2's BPE")
-    p.add_argument("--pretrained", help="fine-tune a GPT-2 checkpoint (a save_pretrained directory, or "
-                   "'gpt2' when it is in the Hugging Face cache); implies --tokenizer gpt2")
+                   help=_("char: one token per character of the file (default); gpt2: GPT-2's BPE"))
+    p.add_argument("--pretrained", help=_("fine-tune a GPT-2 checkpoint (a save_pretrained directory, or 'gpt2' "
+                                          "when it is in the Hugging Face cache); implies --tokenizer gpt2"))
     p.add_argument("--n-layer", type=int, default=4)
     p.add_argument("--n-head", type=int, default=4)
     p.add_argument("--n-embd", type=int, default=128)
-    p.add_argument("--block-size", type=int, default=64, help="tokens per training sequence (the context)")
+    p.add_argument("--block-size", type=int, default=64, help=_("tokens per training sequence (the context)"))
     p.add_argument("--batch-size", type=int, default=16)
-    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (min_lr is a tenth of it)")
-    p.add_argument("--warmup", type=int, default=20, help="warmup steps (at most a tenth of --steps)")
+    p.add_argument("--lr", type=float, default=2e-3, help=_("peak learning rate (min_lr is a tenth of it)"))
+    p.add_argument("--warmup", type=int, default=20, help=_("warmup steps (at most a tenth of --steps)"))
     p.add_argument("--weight-decay", type=float, default=0.1)
-    p.add_argument("--clip", type=float, default=1.0, help="max_norm of the gradients")
+    p.add_argument("--clip", type=float, default=1.0, help=_("max_norm of the gradients"))
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--log-every", type=int, default=25, help="steps between two lines of progress")
-    p.add_argument("--sample-tokens", type=int, default=300, help="length of the sample at the end")
-    p.add_argument("--prompt", default=None, help="start of the sample (default: the file's first line)")
+    p.add_argument("--log-every", type=int, default=25, help=_("steps between two lines of progress"))
+    p.add_argument("--sample-tokens", type=int, default=300, help=_("length of the sample at the end"))
+    p.add_argument("--prompt", default=None, help=_("start of the sample (default: the file's first line)"))
 
 
 @dataclass
@@ -85,8 +90,8 @@ class CharTokenizer:
 def load(impl: str, root: Path):
     """The three modules training needs, from `root/impl`: (e06, e07, e10)."""
     if not (root / impl).is_dir():
-        raise SystemExit(f"gpt2lab train: there is no {impl}/ folder in {root}; run from the repository root "
-                         "or pass --root")
+        raise SystemExit("gpt2lab train: " + _("there is no {impl}/ folder in {root}; run from the repository "
+                                               "root or pass --root").format(impl=impl, root=root))
     if str(root) not in sys.path:
         sys.path.insert(0, str(root))
     return tuple(importlib.import_module(f"{impl}.{MODULES[k]}") for k in ("model", "generate", "train"))
@@ -103,21 +108,25 @@ def run(args: argparse.Namespace, out=print) -> Report:
     try:
         text = Path(args.file).read_text(encoding="utf-8", errors="replace")
     except OSError as error:  # not there, a folder, no permission
-        raise SystemExit(f"gpt2lab train: cannot read {args.file}: {error.strerror or error}. Give a text "
-                         "file, or nothing to train on Shakespeare.") from None
+        raise SystemExit("gpt2lab train: " + _("cannot read {file}: {error}. Give a text file, or nothing to "
+                                               "train on Shakespeare.").format(file=args.file,
+                                                                                error=error.strerror or error)) from None
     tokenizer, vocab_size = make_tokenizer(args, text)
     data = torch.tensor(tokenizer.encode(text), dtype=torch.long)
     split = int(0.9 * len(data))  # the last 10% is held out: the model never trains on it
     if len(data) - split < 3:
-        raise SystemExit(f"gpt2lab train: {args.file} is too short ({len(data)} tokens): give it a few "
-                         "hundred characters at least")
+        raise SystemExit("gpt2lab train: " + _("{file} is too short ({n} tokens): give it a few hundred "
+                                               "characters at least").format(file=args.file, n=len(data)))
     model = make_model(args, e06, vocab_size, block=min(args.block_size, len(data) - split - 1)).to(device)
     block = min(args.block_size, len(data) - split - 1, model.config.n_positions)
-    out(f"{args.file}: {len(data):,} tokens ({'gpt2' if args.pretrained else args.tokenizer}, vocabulary "
-        f"{vocab_size:,}); 90% to train on, 10% held out")
-    out(f"{args.impl}/: GPT2 with {plural(model.config.n_layer, 'layer')}, {plural(model.config.n_head, 'head')}, n_embd "
-        f"{model.config.n_embd}, context {block}: {sum(p.numel() for p in model.parameters()) / 1e6:.2f}M "
-        f"parameters, on {device}")
+    out(_("{file}: {n} tokens ({tokenizer}, vocabulary {vocabulary}); 90% to train on, 10% held out").format(
+        file=args.file, n=f"{len(data):,}", tokenizer="gpt2" if args.pretrained else args.tokenizer,
+        vocabulary=f"{vocab_size:,}"))
+    config = model.config
+    out(_("{impl}/: GPT2 with {layers}, {heads}, n_embd {n_embd}, context {block}: {millions}M parameters, on "
+          "{device}").format(impl=args.impl, layers=plural(config.n_layer, LAYERS), heads=plural(config.n_head, HEADS),
+                             n_embd=config.n_embd, block=block, device=device,
+                             millions=f"{sum(p.numel() for p in model.parameters()) / 1e6:.2f}"))
     batches = Batches(data[:split], data[split:], block, args.batch_size, args.seed, device)
     torch.set_flush_denormal(True)  # Adam's tiny statistics as denormals would slow a CPU down severalfold
     try:
@@ -139,14 +148,20 @@ def save(args: argparse.Namespace, report: Report, out) -> list[Path]:
     sample.write_text(report.sample, encoding="utf-8")
     curve = loss_curve(report.losses, [(0, report.val_before), (report.steps, report.val_after)],
                        folder / "loss.png")
-    out(f"\nSaved the sample in {sample} and the loss curve in {curve} (blue: training loss; orange: "
-        "held-out loss, before and after).")
+    out("\n" + _("Saved the sample in {sample} and the loss curve in {curve} (blue: training loss; orange: "
+                 "held-out loss, before and after).").format(sample=sample, curve=curve))
     return [sample, curve]
 
 
-def plural(count: float, noun: str) -> str:
-    """"1 minute", "3 minutes", "0.5 minutes"."""
-    return f"{count:g} {noun}" + ("" if count == 1 else "s")
+# a count and its noun, one form and the other ("1 layer", "2 layers", "0.5 minutes")
+LAYERS = (N_("{n} layer"), N_("{n} layers"))
+HEADS = (N_("{n} head"), N_("{n} heads"))
+MINUTES = (N_("{n} minute"), N_("{n} minutes"))
+
+
+def plural(count: float, forms: tuple[str, str]) -> str:
+    """"1 minute", "3 minutes", "0.5 minutes", in the learner's language."""
+    return _(forms[0] if count == 1 else forms[1]).format(n=f"{count:g}")
 
 
 def make_tokenizer(args: argparse.Namespace, text: str):
@@ -225,8 +240,8 @@ def train_loop(args: argparse.Namespace, model, e10, batches: Batches, out) -> R
                                   eps=1e-8)
     report = Report(val_before=held_out_loss(model, e10, batches))
     vocab_size = model.config.vocab_size
-    out(f"held-out loss before training: {report.val_before:.3f} (a uniform guess gives ln({vocab_size}) = "
-        f"{math.log(vocab_size):.3f})")
+    out(_("held-out loss before training: {loss} (a uniform guess gives ln({vocabulary}) = {uniform})").format(
+        loss=f"{report.val_before:.3f}", vocabulary=vocab_size, uniform=f"{math.log(vocab_size):.3f}"))
     max_steps, started = args.steps or 10**9, time.perf_counter()
     warmup = args.warmup if args.steps is None else max(1, min(args.warmup, args.steps // 10))
     while report.steps < max_steps:
@@ -236,15 +251,18 @@ def train_loop(args: argparse.Namespace, model, e10, batches: Batches, out) -> R
         step, elapsed = report.steps, time.perf_counter() - started
         if args.steps is None and step == 5:
             max_steps = max(warmup + 1, int(args.minutes * 60 / (elapsed / step)))
-            out(f"about {max_steps} steps fit in {plural(args.minutes, 'minute')} ({1000 * elapsed / step:.0f} ms a step)")
+            out(_("about {steps} steps fit in {minutes} ({ms} ms a step)").format(
+                steps=max_steps, minutes=plural(args.minutes, MINUTES), ms=f"{1000 * elapsed / step:.0f}"))
         if step % args.log_every == 0 or step == max_steps:
             recent = report.losses[-args.log_every:]
-            out(f"step {step:5d}/{max_steps} | loss {sum(recent) / len(recent):.3f} | lr {lr:.2e} | "
-                f"{step * batches.batch_size * batches.block / elapsed:,.0f} tokens/s")
+            out(_("step {step}/{steps} | loss {loss} | lr {lr} | {speed} tokens/s").format(
+                step=f"{step:5d}", steps=max_steps, loss=f"{sum(recent) / len(recent):.3f}", lr=f"{lr:.2e}",
+                speed=f"{step * batches.batch_size * batches.block / elapsed:,.0f}"))
         if args.steps is None and elapsed > args.minutes * 60:
             break
     report.val_after = held_out_loss(model, e10, batches)
-    out(f"held-out loss after {report.steps} steps: {report.val_after:.3f} (before: {report.val_before:.3f})")
+    out(_("held-out loss after {steps} steps: {loss} (before: {before})").format(
+        steps=report.steps, loss=f"{report.val_after:.3f}", before=f"{report.val_before:.3f}"))
     return report
 
 
@@ -258,7 +276,8 @@ def write_sample(args: argparse.Namespace, model, e07, tokenizer, text: str, blo
     generator = torch.Generator(device=device).manual_seed(args.seed)
     ids = e07.generate(model, idx, args.sample_tokens, temperature=0.8, generator=generator)
     sample = tokenizer.decode(ids[0, idx.size(1):].tolist())
-    out(f"\nA sample, temperature 0.8, after {prompt!r}:\n{'-' * 72}\n{prompt}{sample}\n{'-' * 72}")
+    out("\n" + _("A sample, temperature 0.8, after {prompt}:").format(prompt=repr(prompt))
+        + f"\n{'-' * 72}\n{prompt}{sample}\n{'-' * 72}")
     return sample
 
 
@@ -267,9 +286,10 @@ def main(args: argparse.Namespace) -> int:
         run(args)
     except NotImplementedError as error:
         reference = (Path(args.root) / "solutions").is_dir() and args.impl != "solutions"  # the teacher's copy
-        print(f"gpt2lab train: {error}.\nTraining runs your GPT2 (e06), your generate (e07) and your lm_loss, "
-              "param_groups, lr_at and train_step (e10): write them first (nox -s check -- e10)"
-              + (", or watch the reference train: nox -s train -- --impl solutions" if reference else "."),
+        print(f"gpt2lab train: {error}.\n"
+              + _("Training runs your GPT2 (e06), your generate (e07) and your lm_loss, param_groups, lr_at and "
+                  "train_step (e10): write them first (nox -s check -- e10)")
+              + (_(", or watch the reference train: nox -s train -- --impl solutions") if reference else "."),
               file=sys.stderr)
         return 2
     except SystemExit as stop:  # what the learner must change, already said in words

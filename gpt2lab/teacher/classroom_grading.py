@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import TextIO
 
 from gpt2lab import catalog
+from gpt2lab.i18n import _, language
 from gpt2lab.teacher import gradebook, sandbox
 from gpt2lab.teacher.grade import SandboxMissing, grade
 from gpt2lab.teacher.grades import ROOT, SCHEMA_ID, Config, entry
@@ -62,7 +63,8 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
     options = {"kata_seed": seed, "exercises": [e.id for e in exercises], "device": device,
                "timeout": config.timeout if timeout is None else float(timeout),
                "memory": config.memory if memory is None else int(memory), "sandbox": use_sandbox,
-               "config": dataclasses.asdict(config), "grader": grader_version()}
+               "config": dataclasses.asdict(config), "grader": grader_version(),
+               "language": language()}  # the explanations' (grade --lang): another language, another grade
     progress = Progress(len(students), stream if stream is not None else sys.stderr)
     stop = threading.Event()  # Ctrl-C: no submission starts, none half graded is written
     with JudgePool(jobs, whole=True) as pool:  # judges kept for the class: the references are computed once
@@ -123,7 +125,8 @@ def _grade_one(student: Student, exercises: list[catalog.Exercise], *, seed: int
         raise
     except Exception as error:  # noqa: BLE001 — one submission's failure must cost nobody else anything
         return failed(student.folder, exercises, config, seed=seed, status="crashed",
-                      reason=f"the grader failed on this submission: {type(error).__name__}: {error}",
+                      reason=_("the grader failed on this submission: {error}").format(
+                          error=f"{type(error).__name__}: {error}"),
                       **options), "crashed"
 
 

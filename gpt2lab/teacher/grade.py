@@ -13,6 +13,9 @@ How a grade is made (`nox -s grade -- --submission DIR`):
   A worker that runs out of time or memory, crashes or misbehaves fails its own exercise.
 - grades.json is written by the caller after every worker has ended; nothing of the submission
   can reach it.
+- The explanations (and the verdicts' messages in "failures") are for the student, in the language
+  of `grade --lang` (GPT2LAB_LANG, which the judges inherit; else the locale); statuses and keys
+  stay English.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from gpt2lab import catalog, check
+from gpt2lab.i18n import _
 from gpt2lab.teacher import sandbox
 from gpt2lab.teacher.grades import ROOT, SCHEMA_ID, Config, entry
 from gpt2lab.teacher.judge import Judge
@@ -57,7 +61,8 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
     device = ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else device
     source = Path(submission).resolve() / "exercises"
     if not source.is_dir():
-        raise FileNotFoundError(f"{submission} has no exercises/ folder: give the root of a kata repository")
+        raise FileNotFoundError(_("{submission} has no exercises/ folder: give the root of a kata repository")
+                                .format(submission=submission))
     if use_sandbox and (why := sandbox.probe()):
         raise SandboxMissing(why)
 
@@ -81,7 +86,7 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
                 judged = judges.judge(pending, spec)
         for exercise in pending:
             entries[exercise.id] = judged.get(exercise.id) or entry(
-                exercise, config, "crashed", explanation="the grader's judge process ended without its result")
+                exercise, config, "crashed", explanation=_("the grader's judge process ended without its result"))
             if progress:
                 progress(entries[exercise.id])
     finally:
@@ -122,7 +127,8 @@ def judge_exercises(ids: list[str], spec: dict, kept: sandbox.Kept | None = None
         results = check.run(exercises, impl="exercises-are-in-the-worker", impl_root=logs, device=spec["device"],
                             seed=int(spec["seed"]), plugins=[judge])
     except Exception as error:  # noqa: BLE001 — a fault of the grader: say it for every exercise
-        return {e.id: entry(e, config, "crashed", explanation=f"the grader failed: {error}") for e in exercises}
+        return {e.id: entry(e, config, "crashed", explanation=_("the grader failed: {error}").format(error=error))
+                for e in exercises}
     finally:
         judge.close()
     return {r.exercise.id: _scored(r, judge, config, memory) for r in results}
@@ -132,22 +138,25 @@ def _read(exercise: catalog.Exercise, source: Path, target: Path, config: Config
     """Copy one exercise file; an entry when it cannot be graded at all (missing, a link, ...)."""
     path = source / f"{exercise.module}.py"
     if path.is_symlink():
-        return entry(exercise, config, "integrity", explanation=f"{exercise.path} is a symbolic link: "
-                     "the grader reads only regular files (copy the file itself into exercises/)",
-                     violations=[{"file": exercise.path, "line": 0, "message": "a symbolic link"}])
+        return entry(exercise, config, "integrity", explanation=_(
+            "{file} is a symbolic link: the grader reads only regular files (copy the file itself into "
+            "exercises/)").format(file=exercise.path),
+                     violations=[{"file": exercise.path, "line": 0, "message": _("a symbolic link")}])
     if not path.is_file():
-        return entry(exercise, config, "missing", explanation=f"{exercise.path} is not in the submission")
+        return entry(exercise, config, "missing",
+                     explanation=_("{file} is not in the submission").format(file=exercise.path))
     with open(path, "rb") as f:
         data = f.read(MAX_FILE + 1)
     if len(data) > MAX_FILE:
-        return entry(exercise, config, "crashed", explanation=f"{exercise.path} is larger than "
-                     f"{MAX_FILE >> 20} MiB: not read")
+        return entry(exercise, config, "crashed", explanation=_("{file} is larger than {size} MiB: not read")
+                     .format(file=exercise.path, size=MAX_FILE >> 20))
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as error:
         line = data[:error.start].count(b"\n") + 1
-        return entry(exercise, config, "encoding", explanation=f"{exercise.path} is not UTF-8 text: byte "
-                     f"{data[error.start]:#04x} on line {line} (save the file as UTF-8; Python reads it so)")
+        return entry(exercise, config, "encoding", explanation=_(
+            "{file} is not UTF-8 text: byte {byte} on line {line} (save the file as UTF-8; Python reads it so)")
+                     .format(file=exercise.path, byte=f"{data[error.start]:#04x}", line=line))
     refused = _refused(exercise, text, config)
     (target / path.name).write_bytes(data)
     return refused
@@ -168,13 +177,14 @@ def _refused(exercise: catalog.Exercise, text: str, config: Config) -> dict | No
 
     uses = builtin_rules.refused(exercise.id, text, builtin_rules.load(), file=exercise.path)
     if uses:
-        return entry(exercise, config, "integrity", explanation="refused: " + "; ".join(u["message"] for u in uses),
+        return entry(exercise, config, "integrity",
+                     explanation=_("refused: {why}").format(why="; ".join(u["message"] for u in uses)),
                      violations=[{"file": u["file"], "line": u["line"], "message": u["message"]} for u in uses])
     found = integrity.scan_source(text, exercise.path)
     if not found:
         return None
     return entry(exercise, config, "integrity", violations=[v.as_dict() for v in found],
-                 explanation="refused without running it: " + "; ".join(map(str, found)))
+                 explanation=_("refused without running it: {why}").format(why="; ".join(map(str, found))))
 
 
 def _scored(result: check.ExerciseResult, judge: Judge, config: Config, memory: int) -> dict:
@@ -186,25 +196,30 @@ def _scored(result: check.ExerciseResult, judge: Judge, config: Config, memory: 
     stopped = judge.stopped.get(exercise.id)
     if stopped is not None:
         test = next((f["test"] for f in failures if f["message"] == str(stopped)), "")
-        explain = {"timeout": f"stopped after {judge.timeout:g} s: look for a loop that never ends, or work "
-                              "far larger than the shapes in the docstring",
-                   "memory": f"went over {memory} MiB: look for a tensor far larger than the shapes in the "
-                             "docstring"}.get(stopped.reason, f"the exercise's worker stopped: {stopped}")
+        if stopped.reason == "timeout":
+            explain = _("stopped after {seconds} s: look for a loop that never ends, or work far larger than the "
+                        "shapes in the docstring").format(seconds=f"{judge.timeout:g}")
+        elif stopped.reason == "memory":
+            explain = _("went over {memory} MiB: look for a tensor far larger than the shapes in the docstring") \
+                .format(memory=memory)
+        else:
+            explain = _("the exercise's worker stopped: {why}").format(why=stopped)
         return entry(exercise, config, stopped.reason, cases_passed=passed, cases=len(graded), seconds=seconds,
-                     failures=failures, explanation=explain + (f" (in {test})" if test else ""))
+                     failures=failures,
+                     explanation=explain + (" " + _("(in {test})").format(test=test) if test else ""))
     status = result.status
     memory_hit = any("MemoryError" in f["message"] or "can't allocate memory" in f["message"] for f in failures)
     explanation = None
     if memory_hit:
         status = "memory"
     if status == check.NOT_STARTED:
-        explanation = f"not started: {exercise.path} still raises NotImplementedError"
+        explanation = _("not started: {file} still raises NotImplementedError").format(file=exercise.path)
     elif status != check.PASSED:
         first = result.first_problem()
         blocked = result.blocked_by
-        explanation = (f"needs {', '.join(blocked)}, which do not pass; " if blocked else "") + (
-            f"{first.get('test', '')}: {first.get('message', '')}" if first else "no case was collected")
+        explanation = (_("needs {ids}, which do not pass; ").format(ids=", ".join(blocked)) if blocked else "") + (
+            f"{first.get('test', '')}: {first.get('message', '')}" if first else _("no case was collected"))
         if memory_hit:
-            explanation = f"went over the memory limit of {memory} MiB; " + explanation
+            explanation = _("went over the memory limit of {memory} MiB; ").format(memory=memory) + explanation
     return entry(exercise, config, status, cases_passed=passed, cases=len(graded), seconds=seconds,
                  explanation=explanation, failures=failures)

@@ -1,7 +1,8 @@
 """Run a Jupyter notebook's code cells in order, in one namespace, without Jupyter.
 
 Enough of IPython for our Colab notebook: `!command` lines run in a shell (the exit status is not
-checked, as in IPython), `%cd path` changes directory, and `{expression}` inside either is replaced
+checked, as in IPython), `%cd path` changes directory, `%env NAME=value` sets an environment
+variable for this process and the commands it runs, and `{expression}` inside any of them is replaced
 by its value in the notebook's namespace. `python` and `pip` in a command are this interpreter's
 (its directory goes first on PATH), as a notebook kernel's are. Any other `%magic` is an error.
 
@@ -17,7 +18,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-MAGIC = re.compile(r"^(\s*)(!|%cd\s+)(.*)$")
+MAGIC = re.compile(r"^(\s*)(!|%cd\s+|%env\s+)(.*)$")
+HELPERS = {"!": "__shell__", "%cd": "__cd__", "%env": "__env__"}
 
 
 class CellError(RuntimeError):
@@ -37,7 +39,7 @@ def translate(source: str) -> str:
         match = MAGIC.match(line)
         if match:
             indent, kind, rest = match.groups()
-            helper = "__shell__" if kind == "!" else "__cd__"
+            helper = HELPERS[kind.strip()]
             lines.append(f"{indent}{helper}({rest!r})")
         elif re.match(r"^\s*%", line):
             raise CellError(f"unsupported magic: {line.strip()}")
@@ -54,12 +56,12 @@ def expand(text: str, namespace: dict) -> str:
 def run(path: Path, *, echo=print) -> dict:
     """Execute every code cell of the notebook; return its namespace. Stops at the first error."""
     namespace: dict = {"__name__": "__main__"}
-    environ = dict(os.environ, PATH=os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]))
+    search_path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
 
     def shell(command: str) -> int:
         command = expand(command, namespace)
         echo(f"$ {command}")
-        done = subprocess.run(command, shell=True, env=environ, stdout=subprocess.PIPE,
+        done = subprocess.run(command, shell=True, env=dict(os.environ, PATH=search_path), stdout=subprocess.PIPE,
                               stderr=subprocess.STDOUT, text=True)
         echo(done.stdout.rstrip("\n"))
         return done.returncode
@@ -68,7 +70,13 @@ def run(path: Path, *, echo=print) -> dict:
         os.chdir(os.path.expanduser(expand(target.strip().strip("'\""), namespace)))
         echo(os.getcwd())
 
-    namespace.update(__shell__=shell, __cd__=cd)
+    def env(assignment: str) -> None:
+        """IPython's `%env NAME=value` (or `%env NAME value`): the value is the rest of the line."""
+        name, _sep, value = expand(assignment, namespace).strip().partition("=" if "=" in assignment else " ")
+        os.environ[name.strip()] = value.strip()
+        echo(f"env: {name.strip()}={value.strip()}")
+
+    namespace.update(__shell__=shell, __cd__=cd, __env__=env)
     sys.path.insert(0, "")  # like a kernel: modules in the current directory import
     for index, source in enumerate(code_cells(path), 1):
         echo(f"--- cell {index}")

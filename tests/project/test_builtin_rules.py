@@ -98,9 +98,27 @@ def test_the_message_names_the_lesson_and_what_did_it():
     assert found == {
         "file": "exercises/e01_layer_norm.py", "line": 17, "name": "F.layer_norm",
         "rule": "torch.nn.functional.layer_norm",
-        "message": f"e01 asks you to {LAYER_NORM_LESSON}: F.layer_norm does it for you.",
-        "message_es": "e01 te pide escribir LayerNorm con sus operaciones (media, varianza sesgada, eps "
-                      "dentro de la raíz): F.layer_norm lo hace por ti."}
+        "message": f"e01 asks you to {LAYER_NORM_LESSON}: F.layer_norm does it for you."}
+
+
+def test_the_message_is_in_the_learners_language(monkeypatch):
+    """The teacher's own lesson_es from grading.toml, inside the catalogue's wording."""
+    spanish = ("e01 te pide escribir LayerNorm con sus operaciones (media, varianza sesgada, eps dentro de la "
+               "raíz): F.layer_norm lo hace por ti.")
+    assert refused("e01", E01_WITH_LAYER_NORM, RULES, lang="es")[0]["message"] == spanish
+    monkeypatch.setenv("GPT2LAB_LANG", "es")  # what `--lang es` sets
+    assert refused("e01", E01_WITH_LAYER_NORM, RULES)[0]["message"] == spanish
+
+
+def test_a_table_without_lessons_still_explains_in_spanish(tmp_path):
+    rules = rules_from(tmp_path, """
+        [builtins.e01]
+        refuse = ["torch.nn.functional.layer_norm"]
+        """)
+    [found] = refused("e01", E01_WITH_LAYER_NORM, rules, lang="es")
+    assert found["message"] == "e01 te pide escribirlo tú: F.layer_norm lo hace por ti."
+    [found] = refused("e01", E01_WITH_LAYER_NORM, rules, lang="en")
+    assert found["message"] == "e01 asks you to write it yourself: F.layer_norm does it for you."
 
 
 def test_a_teacher_can_tighten_a_list(tmp_path):

@@ -64,6 +64,31 @@ def test_runner_stops_at_the_first_failing_cell(tmp_path):
 
 def test_translate_keeps_python_and_indentation():
     assert nbrun.translate("x = 1\n  !ls {x}\n%cd /tmp") == "x = 1\n  __shell__('ls {x}')\n__cd__('/tmp')"
+    assert nbrun.translate("%env A=b c") == "__env__('A=b c')"
+
+
+def test_runner_env_reaches_the_commands(tmp_path):
+    path = notebook(tmp_path, "%env GPT2LAB_LANG=es", "!python -c \"import os; print('lang', os.environ['GPT2LAB_LANG'])\"")
+    done = run_notebook(path, tmp_path, GPT2LAB_LANG="en")
+    assert done.returncode == 0, done.stderr
+    assert "lang es" in done.stdout
+
+
+def test_the_first_code_cell_sets_the_language():
+    """One visible line, before anything prints: `%env GPT2LAB_LANG=en`, es for Spanish (gpt2lab/i18n.py)."""
+    cell = nbrun.code_cells(NOTEBOOK)[0]
+    [line] = [line for line in cell.splitlines() if not line.startswith("#")]
+    assert re.fullmatch(r"%env GPT2LAB_LANG=(en|es)", line), line  # no comment after it: %env would keep it
+    assert "es" in cell and "español" in cell
+
+
+def test_in_spanish_the_notebooks_commands_speak_spanish(tmp_path):
+    """The language cell, then a command of the notebook's: a hint, in Spanish."""
+    language = nbrun.code_cells(NOTEBOOK)[0].replace("GPT2LAB_LANG=en", "GPT2LAB_LANG=es")
+    path = notebook(tmp_path, language, f"%cd {ROOT}", f"!python -m gpt2lab hint e01 --root {tmp_path}")
+    done = run_notebook(path, tmp_path, GPT2LAB_LANG="en", LANG="en_US.UTF-8")
+    assert done.returncode == 0, done.stderr
+    assert "pista 1 de" in done.stdout and "Siguiente pista" in done.stdout
     assert nbrun.expand("echo {a + 1} {b}", {"a": 1, "b": "z"}) == "echo 2 z"
 
 
@@ -91,7 +116,7 @@ def test_notebook_runs_from_top_to_bottom(tmp_path):
 def test_notebook_without_a_repository_says_what_to_set(tmp_path):
     done = run_notebook(NOTEBOOK, tmp_path, GPT2LAB_REPO="")
     assert done.returncode == 1 and "REPO_URL is empty. Edit line 3 of this cell" in done.stderr
-    cell = nbrun.code_cells(NOTEBOOK)[0]
+    [cell] = [c for c in nbrun.code_cells(NOTEBOOK) if "REPO_URL is empty" in c]
     assert cell.splitlines()[2].startswith('REPO_URL = os.environ.get("GPT2LAB_REPO", ')  # that line, indeed
 
 

@@ -135,3 +135,22 @@ def test_conditional_requirements_count_only_where_their_marker_holds():
     assert env._applies("tomli>=1.1; python_version < '9'")
     assert not env._applies("tomli>=1.1; python_version < '3.0'")
     assert not env._applies('pytest-cov; extra == "dev"')
+
+
+def test_env_lang_es_speaks_spanish_whatever_the_environment_says():
+    environ = {**os.environ, "GPT2LAB_LANG": "en", "LANG": "en_US.UTF-8"}
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "env", "--lang", "es"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=120, env=environ)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert done.stdout.startswith("Kata de GPT-2 — tu entorno")
+    assert "  referencia    funciona sin red" in done.stdout and "[15496, 995]" in done.stdout
+    assert "Listo: ejecuta `nox -s check` para ver por dónde vas." in done.stdout
+
+
+def test_the_language_is_read_from_the_command_line_before_the_parser_is_built():
+    from gpt2lab.cli import requested_language
+
+    assert requested_language(["check", "e04", "--lang", "es"]) == "es"
+    assert requested_language(["env", "--lang=en"]) == "en"
+    assert requested_language(["check", "--lang", "fr"]) is None  # argparse says what is wrong
+    assert requested_language(["demo", "--", "--lang", "es"]) is None  # the prompt, not an option

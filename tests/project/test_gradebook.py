@@ -293,6 +293,8 @@ def test_the_gradescope_bundle_has_the_specifications_layout_and_no_solutions(bu
     assert "grader/gpt2lab/teacher/gradescope.py" in names and "grader/exercises/e02_mlp.py" in names
     assert not any(n.startswith(("grader/solutions/", "grader/tests/project/", "grader/.git/")) for n in names)
     assert "bubblewrap" in setup and "download.pytorch.org/whl/cpu" in setup and "pip install" in setup
+    # the explanations' Spanish travels with the grader (gradescope.build stops without it)
+    assert {"grader/gpt2lab/locale/es/tools.po", "grader/gpt2lab/locale/es/grading.po"} <= names
 
 
 def autograder_root(tmp_path: Path, bundle: Path) -> Path:
@@ -362,3 +364,16 @@ def test_run_autograder_without_exercise_files_says_what_to_submit(tmp_path):
     assert json.loads((root / "results" / "results.json").read_text()) == results
     assert gradescope_errors(results) == [] and results["score"] == 0
     assert "No exercise file was found" in results["output"] and len(results["tests"]) == 2
+
+
+def test_run_autograder_lang_es_speaks_spanish_to_students(tmp_path, monkeypatch):
+    """`nox -s gradescope -- OUT.zip --lang es` writes `--lang es` into run_autograder, which passes it here."""
+    monkeypatch.setenv("GPT2LAB_LANG", "en")  # restored after main() sets it
+    root = tmp_path / "autograder"
+    (root / "submission").mkdir(parents=True)
+    assert gradescope.main(["--root", str(root), *IDS, "--lang", "es"]) == 0
+    results = json.loads((root / "results" / "results.json").read_text())
+    assert gradescope_errors(results) == []
+    assert results["output"].startswith("Kata de GPT-2: sin corregir. No se ha encontrado ningún archivo")
+    assert results["tests"][0]["name"] == f"{IDS[0]} {catalog.BY_ID[IDS[0]].title_es}"
+    assert all(t["status"] == "failed" for t in results["tests"])  # Gradescope's words stay Gradescope's

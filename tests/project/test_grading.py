@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import subprocess
 import sys
 
@@ -30,6 +31,25 @@ def test_grade_command_writes_grades_json_that_matches_its_schema(tmp_path):
     assert isinstance(result["kata_seed"], int) and result["kata_seed"] > 0  # drawn when grading
     assert result["grader"] == str(ROOT) and result["submission"] == str(submission)
     assert "total 10/10 points" in done.stdout and "e03" in done.stdout
+
+
+def test_grade_lang_es_explains_in_spanish_and_keeps_the_statuses_english(tmp_path):
+    """What the student reads in grades.json follows `grade --lang`; what programs read does not."""
+    submission = make_submission(tmp_path, edits={"e01_layer_norm": [
+        ("import torch\n", "import torch\nimport torch.nn.functional as F\n"),
+        ("return x_hat * self.weight + self.bias", "return F.layer_norm(x, x.shape[-1:], self.weight, self.bias)")]})
+    (submission / "exercises" / "e02_mlp.py").unlink()
+    out = tmp_path / "grades.json"
+    # both exercises are decided before any code runs: no judge, no sandbox needed
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "grade", "e01", "e02", "--submission", str(submission),
+                           "--out", str(out), "--no-sandbox", "--lang", "es"], cwd=ROOT, capture_output=True,
+                          text=True, timeout=300, env={**os.environ, "GPT2LAB_LANG": "en"})
+    assert done.returncode == 1, done.stdout + done.stderr
+    e01, e02 = json.loads(out.read_text())["exercises"]
+    assert (e01["status"], e02["status"]) == ("integrity", "missing")
+    assert e01["explanation"].startswith("rechazado: e01 te pide escribir LayerNorm con sus operaciones")
+    assert "F.layer_norm lo hace por ti" in e01["violations"][0]["message"]
+    assert e02["explanation"] == "exercises/e02_mlp.py no está en la entrega"
 
 
 def valid_document() -> dict:

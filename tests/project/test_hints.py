@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from gpt2lab import catalog, hints
+from gpt2lab import catalog, hints, i18n
 from gpt2lab.check import ROOT
 from tests.project.conftest import stubs_root
 
@@ -142,6 +142,7 @@ def test_missing_or_unknown_exercise(capsys, tmp_path):
 
 @pytest.mark.parametrize(("environ", "expected"), [
     ({}, "en"),
+    ({"GPT2LAB_LANG": "es", "LC_ALL": "C.UTF-8"}, "es"),  # what `--lang es` sets, for every command
     ({"LANG": "es_ES.UTF-8"}, "es"),
     ({"LANG": "es"}, "es"),
     ({"LANG": "en_GB.UTF-8"}, "en"),
@@ -150,8 +151,8 @@ def test_missing_or_unknown_exercise(capsys, tmp_path):
     ({"LC_ALL": "C.UTF-8", "LANG": "es_ES.UTF-8"}, "en"),  # LC_ALL wins, as in every POSIX program
 ])
 def test_language_from_the_locale(environ, expected):
-    assert hints.language(None, environ) == expected
-    assert hints.language("en", {"LANG": "es_ES"}) == "en"
+    assert i18n.language(None, environ) == expected
+    assert i18n.language("en", {"LANG": "es_ES"}) == "en"
 
 
 def test_hint_command_in_spanish_from_the_locale(tmp_path):

@@ -11,6 +11,10 @@ from gpt2lab.check import ROOT
 from tests.project.conftest import stubs_root
 
 README = (ROOT / "README.md").read_text(encoding="utf-8")
+# What the reader replaces in a command (`nox -s train -- FILE`) is a word of their language; the
+# commands, options, paths and names around it are not translated.
+PLACEHOLDERS = {"FILE": "ARCHIVO"}
+PLACEHOLDER = re.compile(r"\b(" + "|".join(PLACEHOLDERS) + r")\b")
 README_ES = (ROOT / "README.es.md").read_text(encoding="utf-8")
 
 
@@ -36,9 +40,20 @@ def test_the_teacher_only_parts_are_marked_the_same_way():
         assert README_ES.count(marker) == README.count(marker), marker
 
 
+def in_spanish(item: str) -> str:
+    """A piece of code as README.es.md writes it: its placeholders translated, nothing else."""
+    return PLACEHOLDER.sub(lambda m: PLACEHOLDERS[m.group(1)], item)
+
+
 def test_the_spanish_readme_has_every_command_file_and_name():
-    missing = [item for item in code(README) if item not in README_ES]
+    missing = [item for item in code(README) if in_spanish(item) not in README_ES]
     assert not missing, f"README.es.md lacks these, from README.md: {missing}"
+
+
+def test_placeholders_are_translated_and_only_they():
+    assert not [item for item in code(README_ES) if PLACEHOLDER.search(item)], "an English placeholder is left"
+    assert in_spanish("nox -s train -- FILE") == "nox -s train -- ARCHIVO" in code(README_ES)
+    assert in_spanish("FILES.md --file FILE_X") == "FILES.md --file FILE_X"  # only the word itself
 
 
 def test_the_spanish_readme_lists_every_exercise_of_the_readme():
@@ -49,6 +64,20 @@ def test_the_spanish_readme_lists_every_exercise_of_the_readme():
 def test_the_spanish_readme_is_spanish():
     words = re.findall(r"\b(el|la|los|las|que|de|con|una|para)\b", README_ES)
     assert len(words) > 100
+
+
+def test_the_spanish_is_consistent():
+    """"solo", never "sólo" (the RAE's spelling since 2010), in every Spanish text of the tools."""
+    from gpt2lab import hints
+
+    texts = {"README.es.md": README_ES, **{p.name: p.read_text(encoding="utf-8") for p in [
+        *(ROOT / "gpt2lab" / "locale" / "es").glob("*.po"), *hints.DATA.glob("*.json")]}}
+    assert [name for name, text in texts.items() if re.search(r"\bs[óÓ]lo\b", text, re.I)] == []
+
+
+def test_both_readmes_say_how_to_choose_the_language():
+    for text in (README, README_ES):
+        assert "--lang es" in text and "GPT2LAB_LANG" in text and "LC_MESSAGES" in text
 
 
 @pytest.mark.parametrize("exercise", catalog.EXERCISES, ids=[e.id for e in catalog.EXERCISES])

@@ -84,6 +84,15 @@ def test_the_student_repository_has_what_a_learner_needs(built, teacher):
         assert (built / name).is_file(), name
 
 
+def test_the_student_repository_speaks_spanish(built, teacher, tmp_path):
+    """The catalogues ship with the student repository (and so with the Gradescope bundle built from it)."""
+    catalogues = sorted(p.name for p in (teacher / "gpt2lab" / "locale" / "es").glob("*.po"))
+    assert catalogues and sorted(p.name for p in (built / "gpt2lab" / "locale" / "es").glob("*.po")) == catalogues
+    done = subprocess.run([sys.executable, "-m", "gpt2lab", "hint", "e01", "--lang", "es", "--root", str(tmp_path)],
+                          cwd=built, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and "pista 1 de" in done.stdout and "Siguiente pista" in done.stdout, done.stderr
+
+
 def test_the_student_repository_has_one_clean_commit(built):
     def git(*args):
         return subprocess.run(["git", *args], cwd=built, capture_output=True, text=True, check=True).stdout
