@@ -37,7 +37,7 @@ class LayerNorm(nn.Module):
     desplazamiento (`bias`, (C,), ceros) aprendidos. forward(x): x de forma (..., C), misma forma
     de salida; para cada vector v de la última dimensión, y = (v - media) / sqrt(var + eps) *
     weight + bias. Trampas: la varianza es la sesgada (se divide por C, no por C - 1; `var` de
-    torch no lo es por defecto); eps va *dentro* de la raíz; normaliza sólo la última dimensión;
+    torch no lo es por defecto); eps va *dentro* de la raíz; normaliza solo la última dimensión;
     usa `self.eps`.
     """
 

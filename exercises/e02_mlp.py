@@ -81,7 +81,7 @@ class MLP(nn.Module):
     Español: el bloque feed-forward de GPT-2. Submódulos: `c_fc` = Conv1D(4 * C, C), `c_proj` =
     Conv1D(C, 4 * C), `dropout` = nn.Dropout(dropout). forward(x): (B, T, C) -> (B, T, C) =
     dropout(c_proj(gelu(c_fc(x)))). Trampas: usa tu propia `gelu` (forma tanh); el dropout va al
-    final, después de c_proj, y sólo en modo entrenamiento (`nn.Dropout` lo gestiona; un
+    final, después de c_proj, y solo en modo entrenamiento (`nn.Dropout` lo gestiona; un
     `F.dropout(x, p)` suelto sigue activo en eval()).
     """
 

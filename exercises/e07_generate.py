@@ -107,7 +107,7 @@ def generate_text(model, tokenizer, prompt: str, max_new_tokens: int, **sampling
 
     Español: la continuación de `prompt` que escribe `generate`, como texto (sin el prompt).
     Codifica el prompt (no vacío) en un tensor (1, T) en el dispositivo de los parámetros del
-    modelo, llama a generate(model, idx, max_new_tokens, **sampling) y decodifica sólo los tokens
+    modelo, llama a generate(model, idx, max_new_tokens, **sampling) y decodifica solo los tokens
     nuevos.
     """
     raise NotImplementedError("e07: generate_text is not written yet")

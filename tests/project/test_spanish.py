@@ -92,3 +92,5 @@ def test_every_instruction_has_a_spanish_paragraph(exercise):
     for node in ast.walk(tree):  # methods the learner writes and that carry instructions
         if isinstance(node, ast.FunctionDef) and ast.get_docstring(node) and len(ast.get_docstring(node)) > 200:
             assert "Español" in ast.get_docstring(node), f"{exercise.path}: {node.name}"
+    assert not re.search(r"\bs[óÓ]lo\b", (stubs_root() / exercise.path).read_text(encoding="utf-8")), \
+        f'{exercise.path}: write "solo", not "sólo"'
