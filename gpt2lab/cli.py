@@ -193,8 +193,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--timeout", type=float, help="seconds per exercise (default: grading.toml)")
     p.add_argument("--memory", type=int, help="MiB per exercise (default: grading.toml)")
     p.add_argument("--device", default="auto", choices=("auto", "cpu", "cuda"))
-    p.add_argument("-j", "--jobs", type=int, help="judge processes at once, each with its share of the exercises "
-                                                   "(default: the CPU cores)")
+    p.add_argument("-j", "--jobs", type=int, help="judge processes at once: each with its share of the exercises, "
+                                                   "or with a class, each a submission (default: the CPU cores)")
     p.add_argument("--no-sandbox", action="store_true",
                    help="run the submission's code without bubblewrap (macOS, some containers): it then runs "
                         "as you, with your files; grades.json records \"sandbox\": false")
