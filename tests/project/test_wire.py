@@ -46,12 +46,23 @@ def test_a_tensor_whose_bytes_do_not_match_its_shape_is_refused():
         wire.decode_tensor({"$": "tensor", "b": 0, "dtype": "float32", "shape": [4, 4]}, blobs)
 
 
+def test_large_plain_collections_round_trip_as_they_are():
+    ranks = {f"{chr(0x100 + i % 500)}{i}": i for i in range(50_000)}  # e09's merges, in size
+    value = {"ranks": ranks, "ids": list(range(10_000)), "mixed": [1, "a", None, True, 2.5, [3]], "t": (1, 2)}
+    got = round_trip(value)
+    assert got == value and type(got["t"]) is tuple and list(got["ranks"]) == list(ranks)
+
+
 def test_nesting_and_size_are_bounded():
     deep = {"$": "list", "v": []}
     for _ in range(wire.MAX_DEPTH + 5):
         deep = {"$": "list", "v": [deep]}
     with pytest.raises(wire.WireError):
         wire.decode(deep, [], lambda obj: obj)
+    for too_many in ({"$": "list", "v": [0] * (wire.MAX_ITEMS + 1)},
+                     {"$": "dict", "k": list(range(wire.MAX_ITEMS)), "v": list(range(wire.MAX_ITEMS))}):
+        with pytest.raises(wire.WireError):
+            wire.decode(too_many, [], lambda obj: obj)
 
 
 @pytest.mark.parametrize("mro", [
