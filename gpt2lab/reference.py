@@ -165,13 +165,14 @@ def causal_block(n_embd: int, n_head: int, n_positions: int, eps: float, seed: i
     return CausalBlock(n_embd, n_head, n_positions, eps, seed)
 
 
-def causal_attention_of(attn: nn.Module, x: torch.Tensor, n_head: int) -> torch.Tensor:
+def causal_attention_of(attn: nn.Module, x: torch.Tensor, n_head: int, *, ahead: int = 0) -> torch.Tensor:
     """softmax(q k^T / sqrt(hs), causal) v with the weights of a GPT2Attention, written out, so that
-    suites can build classic mistakes of a block around it. (B, T, C) -> (B, T, C)."""
+    suites can build classic mistakes of a block around it. (B, T, C) -> (B, T, C). `ahead` > 0 is a
+    mistake: position t also sees the `ahead` positions after it (T or more: no causal mask at all)."""
     B, T, C = x.shape
     q, k, v = (x @ attn.c_attn.weight + attn.c_attn.bias).split(C, dim=2)
     q, k, v = (t.view(B, T, n_head, C // n_head).transpose(1, 2) for t in (q, k, v))  # (B, nh, T, hs)
-    future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1)
+    future = torch.ones(T, T, dtype=torch.bool, device=x.device).triu(1 + ahead)
     scores = (q @ k.transpose(-2, -1) / math.sqrt(C // n_head)).masked_fill(future, float("-inf"))
     y = (scores.softmax(-1) @ v).transpose(1, 2).reshape(B, T, C)
     return y @ attn.c_proj.weight + attn.c_proj.bias

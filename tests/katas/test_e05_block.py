@@ -26,6 +26,10 @@ CASES = [  # (n_embd, n_head, n_positions, eps, B, T)
 SHARED = N_("shared parameters in clones")
 POST_NORM = N_("post-norm instead of pre-norm")
 NO_EPS = N_("eps not passed to the LayerNorms")
+NO_MASK = N_("no causal mask")  # the names e04 gives these mistakes
+MASK_AHEAD = N_("causal mask shifted by one")
+MASK_AHEAD_HINT = N_("position t may see s = t but not s = t + 1: mask where s > t (torch.triu(..., diagonal=1)); "
+                     "the block's attention is your CausalSelfAttention (e04)")
 DEFAULT_EPS = 1e-5  # LayerNorm's default in e01, and GPT-2's
 
 
@@ -35,6 +39,8 @@ def block_mistakes(x, block, n_head):
     ln_1, ln_2, mlp = block.ln_1, block.ln_2, block.mlp
     post = ln_1(x + attn(x))
     with_one_ln = x + attn(ln_1(x))
+    seeing = lambda ahead: (lambda y: y + mlp(ln_2(y)))(  # noqa: E731
+        x + reference.causal_attention_of(block.attn, ln_1(x), n_head, ahead=ahead))
     return [
         *eps_mistakes(x, attn, ln_1, ln_2, mlp),
         Mistake(_(POST_NORM), _("GPT-2 normalises the input of each sub-layer and adds "
@@ -53,6 +59,9 @@ def block_mistakes(x, block, n_head):
                 "attention's"), with_one_ln + mlp(ln_1(with_one_ln))),
         Mistake(_("the MLP before the attention"), _("attention first, then the MLP"),
                 (lambda y: y + attn(ln_1(y)))(x + mlp(ln_2(x)))),
+        Mistake(_(NO_MASK), _("the block's attention must be causal, each position seeing only itself and "
+                "earlier positions: use your CausalSelfAttention (e04), with its mask"), seeing(x.size(1))),
+        Mistake(_(MASK_AHEAD), _(MASK_AHEAD_HINT), seeing(1)),
     ]
 
 
@@ -169,19 +178,28 @@ def test_forward(kata, device, seed, n_embd, n_head, n_positions, eps, B, T):
 
 
 def test_future_tokens_do_not_leak(kata, device, seed):
+    """Replacing the last token by another random one must not change any earlier output. (Adding a
+    constant to all its channels would not do: ln_1 erases it, and a block that looks ahead passed.)"""
     case = _("Block(32, 4, 16), x of shape (2, 10, 32), last token changed")
-    ref = reference.causal_block(32, 4, 16, 1e-5, 1000 * seed + 7).to(device)
+    case_seed = 1000 * seed + 7
+    ref = reference.causal_block(32, 4, 16, 1e-5, case_seed).to(device)
     block = build(kata, ref, case, 32, 4, 16).to(device).eval()
-    x = reference.randn(2, 10, 32, seed=1000 * seed + 7, device=device)
+    g = reference.generator(case_seed)
+    x = torch.randn(2, 10, 32, generator=g)  # drawn on the CPU, as reference.randn draws
     changed = x.clone()
-    changed[:, -1] += 10.0
+    changed[:, -1] = torch.randn(2, 32, generator=g)  # a new last token, unlike the old in every channel
+    x, changed = x.to(device), changed.to(device)
     with torch.no_grad():
-        leak = (block(x)[:, :-1] - block(changed)[:, :-1]).abs().max().item()
+        leaks = (block(x)[:, :-1] - block(changed)[:, :-1]).abs().amax(dim=(0, 2))  # per earlier position
+    leak = leaks.max().item()
     if leak > 1e-5:
+        one_ahead = leaks[:-1].max().item() <= 1e-5  # only the position just before the last one changed
         fail(case, _("outputs at earlier positions changed by up to {leak:.2e} when only the last "
              "token changed").format(leak=leak),
-             _("a block must stay causal: use your CausalSelfAttention, and no layer "
-               "that mixes positions (a LayerNorm over the sequence axis would)"))
+             _(MASK_AHEAD_HINT) if one_ahead else _("a block must stay causal: use your CausalSelfAttention, "
+                                                   "and no layer that mixes positions (a LayerNorm over the "
+                                                   "sequence axis would)"),
+             diagnosis=_(MASK_AHEAD) if one_ahead else None)
 
 
 def test_dropout(kata, device, seed):

@@ -21,6 +21,8 @@ class Mutant:
     diagnosis: str | None = None  # the Mistake.name the suite should recognise, if any
     # the name the first problem shown gives, when another mistake gives the same output there
     first: str | None = None
+    # tests of the suite that must each fail it with a failed check (not an error, not a pass)
+    caught_by: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -35,10 +37,15 @@ def all_mutants() -> list[Mutant]:
 
 def problem_with(mutant: Mutant, result) -> str | None:
     """What is wrong with how the suite treated `mutant`, given its exercise's check.ExerciseResult:
-    it passed, or its mistake is not named, or the first problem the learner reads does not name it
-    (a named mistake before an unnamed difference); None when all is well."""
+    it passed, or one of the tests that must catch it did not fail it, or its mistake is not named, or the first
+    problem the learner reads does not name it (a named mistake before an unnamed difference); None
+    when all is well."""
     if result.status == "passed":
         return f"{mutant.name}: the suite of {mutant.exercise} lets it pass"
+    missed = [test for test in mutant.caught_by
+              if not any(v["test"] == test and v["status"] == "failed" for v in result.graded)]
+    if missed:
+        return f"{mutant.name}: {', '.join(missed)} does not catch it (a failed check, not an error)"
     if not mutant.diagnosis:
         return None
     found = {v.get("diagnosis") for v in result.verdicts}

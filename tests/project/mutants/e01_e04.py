@@ -56,8 +56,9 @@ MUTANTS = [
            "reshape instead of transpose"),
     Mutant("e03", "split viewing the whole row", "e03_heads",  # fine on contiguous x; e04's q, k, v are not
            (("x = x.view(B, T, n_head, C // n_head)", "x = x.view(B, T * C).view(B, T, n_head, C // n_head)"),)),
-    Mutant("e03", "split without transpose", "e03_heads",
-           (("return x.transpose(1, 2)  # (B, nh, T, hs)", "return x"),)),
+    Mutant("e03", "split without transpose", "e03_heads",  # the whole line: its comment would not compile
+           (("return x.transpose(1, 2)  # (B, nh, T, hs): one (T, hs) matrix per head", "return x  # (B, T, nh, hs)"),),
+           caught_by=("test_split_heads",)),  # failed with the shape hint, not an error
     Mutant("e03", "merge with reshape only", "e03_heads",
            (("    x = x.transpose(1, 2)  # (B, T, nh, hs)\n", ""),), "reshape instead of transpose"),
     Mutant("e04", "no causal mask", "e04_attention", ((MASK, "pass"),), "no causal mask"),

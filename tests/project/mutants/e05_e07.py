@@ -4,6 +4,8 @@ from tests.project.mutants import Mutant
 
 ATTN_RESIDUAL = "x = x + self.attn(self.ln_1(x))"
 MLP_RESIDUAL = "x = x + self.mlp(self.ln_2(x))"
+LN_2 = "self.ln_2 = LayerNorm(n_embd, eps=eps)"
+LEAK = "test_future_tokens_do_not_leak"
 EMBED = "x = self.drop(self.wte(idx) + self.wpe(positions))"
 HEAD = "return self.lm_head(self.ln_f(x))"
 KTH = "kth = torch.topk(logits, k, dim=-1).values[..., -1:]"
@@ -50,6 +52,13 @@ MUTANTS = [
             ("self.ln_2 = LayerNorm(n_embd, eps=eps)", "self.ln_2 = LayerNorm(n_embd)")), NO_EPS),
     Mutant("e05", "eps not given to ln_2", "e05_block",
            (("self.ln_2 = LayerNorm(n_embd, eps=eps)", "self.ln_2 = LayerNorm(n_embd)"),), NO_EPS),
+    # the block's attention not causal: each position sees every other, or one token ahead. The suite's
+    # test_future_tokens_do_not_leak once changed the last token by a constant, which ln_1 erased: both passed it
+    Mutant("e05", "block attention without causal mask", "e05_block",
+           ((LN_2, "self.attn.mask.fill_(True)\n        " + LN_2),), "no causal mask", caught_by=(LEAK,)),
+    Mutant("e05", "block attention sees one token ahead", "e05_block",
+           ((LN_2, "self.attn.mask = torch.ones_like(self.attn.mask).tril(1)\n        " + LN_2),),
+           "causal mask shifted by one", caught_by=(LEAK,)),
     # e06: the whole model and its weights
     Mutant("e06", "untied head", "e06_gpt2",
            (("self.lm_head.weight = self.wte.weight", "pass"),), "untied head"),
