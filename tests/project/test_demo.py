@@ -69,3 +69,13 @@ def test_no_weights_offline_says_how_to_get_them(capsys, tmp_path):
 def test_checkpoint_that_is_not_one(capsys, tmp_path):
     code, out, err = run(capsys, "--impl", "solutions", "--root", ROOT, "--checkpoint", tmp_path)
     assert code == 1 and "no config.json" in err
+
+
+def test_the_demo_speaks_spanish(capsys, tmp_path, checkpoint, monkeypatch):
+    monkeypatch.setenv("GPT2LAB_LANG", "en")  # restored after cli.main sets it
+    stubs = make_package(tmp_path, stubs_root() / "exercises")
+    code, out, err = run(capsys, "--impl", stubs, "--root", tmp_path, "--checkpoint", checkpoint, "--lang", "es")
+    assert code == 1 and "tu GPT-2 no está terminado" in err and "La demo necesita de e01 a e07" in err
+    with hub.offline(tmp_path / "empty-hf-home"):
+        code, out, err = run(capsys, "--impl", "solutions", "--root", ROOT, "--lang", "es")
+    assert code == 1 and "no están en la caché de Hugging Face" in err and "Traceback" not in err

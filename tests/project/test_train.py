@@ -3,6 +3,7 @@ shipped Shakespeare or any text file, the loss falls, and the sample and a loss 
 
 import argparse
 import math
+import re
 import struct
 import zlib
 from pathlib import Path
@@ -89,3 +90,17 @@ def test_the_loss_curve_is_a_valid_png_whatever_the_losses(tmp_path):
             chunks[kind] = body
             at += 12 + size
         assert len(zlib.decompress(chunks[b"IDAT"])) == 400 * (1 + 3 * 640) and b"IEND" in chunks
+
+
+def test_training_speaks_spanish(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("GPT2LAB_LANG", "es")
+    path = tmp_path / "tiny.txt"
+    path.write_text(TEXT)
+    lines = []
+    train.run(options(path, "--steps", "10"), out=lines.append)
+    output = "\n".join(lines)
+    assert "paso    10/10 | pérdida" in output or "paso 10/10 | pérdida" in output, output
+    assert "pérdida con los datos reservados después de 10 pasos" in output, output
+    assert not re.search(r"\b(loss|step|held-out)\b(?!\.png)", output), output
+    code = cli.main(["train", str(tmp_path / "nowhere.txt"), "--impl", "solutions", "--device", "cpu"])
+    assert code == 2 and "nowhere.txt" in capsys.readouterr().err
