@@ -296,7 +296,8 @@ def test_loading_is_loud(kata, problem):
         yours, found = (32, 96), (96, 32)
         if not (any(t in message for t in shape_texts(yours)) and any(t in message for t in shape_texts(found))):
             fail(case, _("load_hf_weights names the tensor but not both shapes: the one the model expects "
-                         "and the one found in the checkpoint"), _("its message: {message}").format(message=message[:300]))
+                         "and the one found in the checkpoint"),
+                 _("its message: {message}").format(message=message[:300]))
 
 
 def test_context_limit(kata, device):

@@ -55,11 +55,12 @@ def top_k_mistakes(logits, k):
     mistakes = [Mistake(_("one token too few"), _("keep every logit >= the k-th largest: remove only those "
                                                   "strictly below it"), (logits > values[..., -1:]).float())]
     if k < V:
-        mistakes.insert(0, Mistake(_("one token too many"), _("the k-th largest is topk(logits, k).values[..., -1] "
-                                                              "(index k - 1 of a row sorted in decreasing order, not k)"),
+        mistakes.insert(0, Mistake(_("one token too many"), _(
+            "the k-th largest is topk(logits, k).values[..., -1] (index k - 1 of a row sorted in decreasing order, "
+            "not k)"),
                                    (logits >= logits.topk(k + 1, -1).values[..., -1:]).float()))
-    mistakes.append(Mistake(_("ties with the k-th largest removed"), _("Hugging Face keeps every logit equal to "
-                                                                       "the k-th largest: remove only those strictly below it"),
+    mistakes.append(Mistake(_("ties with the k-th largest removed"), _(
+        "Hugging Face keeps every logit equal to the k-th largest: remove only those strictly below it"),
                             torch.zeros_like(logits).scatter(-1, indices, 1.0)))
     return mistakes
 
@@ -447,4 +448,5 @@ def test_pretrained_gpt2_writes_english(kata, device):
              _("yours: {got!r}").format(got=got), _("check e06 and e07 first: nox -s check -- e06 e07"))
     if not expected.startswith(KNOWN_CONTINUATION):
         fail(case, _("transformers' own greedy continuation is not GPT-2 124M's known one: the cached "
-                     "'gpt2' checkpoint is not OpenAI's original"), _("it starts: {start!r}").format(start=expected[:60]))
+                     "'gpt2' checkpoint is not OpenAI's original"),
+             _("it starts: {start!r}").format(start=expected[:60]))

@@ -117,7 +117,8 @@ def expect_length(cache, expected, case, when, before=None):
     if got != expected:
         kept = before is not None and got == before
         twice = before is not None and isinstance(got, int) and got - before == 2 * (expected - before)
-        fail(case, _("cache.length is {got!r} {when}, expected {expected}").format(got=got, when=when, expected=expected),
+        fail(case, _("cache.length is {got!r} {when}, expected {expected}").format(
+            got=got, when=when, expected=expected),
              _("length is the number of positions layer 0 holds (0 for a new cache)"),
              _("it did not grow: update must store the concatenation in the cache") if kept else "",
              _("it grew twice as much as it should: append the new positions once") if twice else "",

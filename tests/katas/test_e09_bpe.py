@@ -122,7 +122,9 @@ def random_text(seed: int) -> str:
 
 
 def case_text(text: str, limit: int = 70) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + _("… ({count} characters)").format(count=len(text))
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + _("… ({count} characters)").format(count=len(text))
 
 
 # --- classic mistakes, written out so that their outputs can be recognised -----------------------

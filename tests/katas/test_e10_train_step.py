@@ -154,7 +154,8 @@ def check_groups(groups, model, weight_decay, case):
     spared = [name for name in wrong if model.get_parameter(name).dim() >= 2]
     embeddings_only = spared and all(name.split(".")[-2] in ("wte", "wpe") for name in spared)
     diagnosis = _(DECAY_ALL) if decayed else _("embeddings not decayed") if embeddings_only else None
-    fail(case, _("weight decay on the wrong parameters ({count} of {total})").format(count=len(wrong), total=len(names)),
+    fail(case, _("weight decay on the wrong parameters ({count} of {total})").format(
+        count=len(wrong), total=len(names)),
          _("decayed, but 1-D (biases, LayerNorm gains and biases): {names}").format(names=", ".join(decayed[:6]))
          + (" …" if len(decayed) > 6 else "") if decayed else "",
          _("not decayed, but 2-D (weight matrices and embeddings): {names}").format(names=", ".join(spared[:6]))
@@ -253,7 +254,8 @@ def test_lr_at(kata, max_lr, warmup_steps, max_steps, min_lr, steps):
     for step in steps:
         lr = kata.lr_at(step, *args)
         if not isinstance(lr, numbers.Real) or isinstance(lr, bool):
-            fail(case, _("lr_at({step}, ...) returned a {kind}, expected a float").format(step=step, kind=type(lr).__name__),
+            fail(case, _("lr_at({step}, ...) returned a {kind}, expected a float").format(
+                step=step, kind=type(lr).__name__),
                  _("compute it with Python numbers and the math module: optimizers want a float"))
         got.append(float(lr))
     as_tensor = lambda values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
@@ -408,7 +410,8 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
         if isinstance(loss, torch.Tensor) and loss.numel() == 1:
             loss = loss.item()
         if not isinstance(loss, numbers.Real):
-            fail(where, _("train_step returned a {kind}, expected the loss as a float").format(kind=type(loss).__name__),
+            fail(where, _("train_step returned a {kind}, expected the loss as a float").format(
+                kind=type(loss).__name__),
                  "return loss.item()")
         variants = lambda: {mistake: (hint, *(trajectory[step] for trajectory in run(**flags)))  # noqa: E731
                             for mistake, (flags, hint) in TRAINING_MISTAKES.items()}
