@@ -13,6 +13,7 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from gpt2lab import reference
+from gpt2lab.i18n import N_, _
 from gpt2lab.learner import describe, gpt2_like, sibling
 from gpt2lab.verdict import Mistake, expect_close, expect_equal, expect_loadable, expect_tensor, fail
 
@@ -22,10 +23,11 @@ ATTN_ATOL, ATTN_RTOL = 2e-5, 1e-4  # as e04: one attention layer, sums in anothe
 ATOL, RTOL = 1e-4, 0.0  # as e06: logits are of order one (reference.lm_model)
 TIE = 1e-4  # greedy: two logits closer than this are a tie that float32 rounding may decide
 
-NOT_SHIFTED = "causal mask not shifted by the cache length"
-TWICE = "keys and values appended twice"
-NOT_KEPT = "the cache does not keep what update appends"
-NO_PREFILL = "prompt not prefilled"
+NOT_SHIFTED = N_("causal mask not shifted by the cache length")
+TWICE = N_("keys and values appended twice")
+NOT_KEPT = N_("the cache does not keep what update appends")
+NO_PREFILL = N_("prompt not prefilled")
+RESTART = N_("positions restart at 0 for each new token")
 
 
 def ref_model(shape, seed, device):
@@ -50,40 +52,42 @@ def cache_mistakes(store, layer, n):
     parts = [store[layer, i] for i in range(n + 1)]
     interleaved = [x for i in range(n + 1) for x in (store[0, i], store[1, i])]  # both layers in one list
     mistakes = [
-        Mistake("new keys put before the old ones", "concatenate the old ones first: "
-                "torch.cat([old, new], dim=2)", torch.cat(parts[::-1], dim=2)),
-        Mistake(TWICE, "append the new positions once per update", torch.cat([*parts, parts[-1]], dim=2)),
-        Mistake(NOT_KEPT, "store the concatenation in the cache: the next update must find it",
+        Mistake(_("new keys put before the old ones"), _("concatenate the old ones first: "
+                "torch.cat([old, new], dim=2)"), torch.cat(parts[::-1], dim=2)),
+        Mistake(_(TWICE), _("append the new positions once per update"), torch.cat([*parts, parts[-1]], dim=2)),
+        Mistake(_(NOT_KEPT), _("store the concatenation in the cache: the next update must find it"),
                 torch.cat([parts[0], parts[-1]], dim=2) if n else parts[0])]
     if layer == 1:
-        mistakes.append(Mistake("layers share one cache", "keep one entry per layer ([None] * n_layer), indexed "
-                                "by `layer`", torch.cat(interleaved, dim=2)))
+        mistakes.append(Mistake(_("layers share one cache"), _("keep one entry per layer ([None] * n_layer), "
+                                "indexed by `layer`"), torch.cat(interleaved, dim=2)))
     return mistakes
 
 
 def test_kv_cache(kata, device, seed):
     B, nh, hs = 2, 3, 4
-    case = f"KVCache(n_layer=2), keys and values of shape ({B}, {nh}, T, {hs}) added {SIZES} positions at a time"
+    case = _("KVCache(n_layer=2), keys and values of shape ({B}, {nh}, T, {hs}) added {sizes} positions at a "
+             "time").format(B=B, nh=nh, hs=hs, sizes=SIZES)
     draw = lambda T, s: reference.randn(B, nh, T, hs, seed=1000 * seed + s, device=device)  # noqa: E731
     k = {(layer, n): draw(T, 10 * layer + n) for layer in (0, 1) for n, T in enumerate(SIZES)}
     v = {(layer, n): draw(T, 100 + 10 * layer + n) for layer in (0, 1) for n, T in enumerate(SIZES)}
     cache = kata.KVCache(2)
-    expect_length(cache, 0, case, "a new cache")
+    expect_length(cache, 0, case, _("a new cache"))
     for n in range(len(SIZES)):
         for layer in (0, 1):
             got = cache.update(layer, k[layer, n], v[layer, n])
             if not (isinstance(got, tuple) and len(got) == 2):
-                fail(case, f"update returned a {type(got).__name__}, expected a tuple (keys, values)",
-                     "return every key and every value of the layer so far: return k, v")
-            where = f"{case}: update({layer}, ...) number {n + 1}"
-            for what, store, tensor in (("keys", k, got[0]), ("values", v, got[1])):
+                fail(case, _("update returned a {kind}, expected a tuple (keys, values)").format(
+                    kind=type(got).__name__), _("return every key and every value of the layer so far: return k, v"))
+            where = _("{case}: update({layer}, ...) number {n}").format(case=case, layer=layer, n=n + 1)
+            for what, store, tensor in ((N_("the keys update returns"), k, got[0]),
+                                        (N_("the values update returns"), v, got[1])):
                 expected = torch.cat([store[layer, i] for i in range(n + 1)], dim=2)
                 mistakes = cache_mistakes(store, layer, n)
-                name_resized_mistake(tensor, expected, mistakes, case=where, what=f"the {what} update returns")
-                expect_equal(tensor, expected, case=where, what=f"the {what} update returns",
+                name_resized_mistake(tensor, expected, mistakes, case=where, what=_(what))
+                expect_equal(tensor, expected, case=where, what=_(what),
                              mistakes=mistakes, shape_hints=axis_hints(B, nh, hs))
             if layer == 0:
-                expect_length(cache, sum(SIZES[:n + 1]), case, f"after update(0, ...) number {n + 1}",
+                expect_length(cache, sum(SIZES[:n + 1]), case, _("after update(0, ...) number {n}").format(n=n + 1),
                               before=sum(SIZES[:n]))
 
 
@@ -94,28 +98,31 @@ def name_resized_mistake(got, expected, mistakes, *, case, what):
         resized = mistake.output.shape != expected.shape
         if resized and isinstance(got, torch.Tensor) and got.shape == mistake.output.shape \
                 and torch.equal(got, mistake.output):
-            fail(case, f"{what} has the wrong shape", f"{tuple(got.shape)}: the positions axis (dim 2) holds "
-                 f"{got.size(2)} positions", f"this looks like a classic mistake: {mistake.name}",
-                 f"hint: {mistake.hint}", diagnosis=mistake.name)
+            fail(case, _("{what} has the wrong shape").format(what=what),
+                 _("{shape}: the positions axis (dim 2) holds {count} positions").format(
+                     shape=tuple(got.shape), count=got.size(2)),
+                 _("this looks like a classic mistake: {name}").format(name=mistake.name),
+                 _("hint: {hint}").format(hint=mistake.hint), diagnosis=mistake.name)
 
 
 def axis_hints(B, nh, hs):
-    return {(B, nh, hs): "the positions axis disappeared: keep (B, nh, T, hs)"}
+    return {(B, nh, hs): _("the positions axis disappeared: keep (B, nh, T, hs)")}
 
 
 def expect_length(cache, expected, case, when, before=None):
     got = getattr(cache, "length", None)
     if callable(got):
-        fail(case, "KVCache.length is a method; the docstring makes it a property",
-             "put @property above `def length(self)`, so that cache.length is a number")
+        fail(case, _("KVCache.length is a method; the docstring makes it a property"),
+             _("put @property above `def length(self)`, so that cache.length is a number"))
     if got != expected:
         kept = before is not None and got == before
         twice = before is not None and isinstance(got, int) and got - before == 2 * (expected - before)
-        fail(case, f"cache.length is {got!r} {when}, expected {expected}",
-             "length is the number of positions layer 0 holds (0 for a new cache)",
-             "it did not grow: update must store the concatenation in the cache" if kept else "",
-             "it grew twice as much as it should: append the new positions once" if twice else "",
-             diagnosis=NOT_KEPT if kept else TWICE if twice else None)
+        fail(case, _("cache.length is {got!r} {when}, expected {expected}").format(
+            got=got, when=when, expected=expected),
+             _("length is the number of positions layer 0 holds (0 for a new cache)"),
+             _("it did not grow: update must store the concatenation in the cache") if kept else "",
+             _("it grew twice as much as it should: append the new positions once") if twice else "",
+             diagnosis=_(NOT_KEPT) if kept else _(TWICE) if twice else None)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -124,7 +131,7 @@ def expect_length(cache, expected, case, when, before=None):
 
 def cached_attention(x, attn, n_head, sizes, *, mask="shifted", keep=True):
     """Attention run chunk by chunk over a cache, written out, with one classic mistake at a time."""
-    B, _, C = x.shape
+    B, _T, C = x.shape
     hs, start, past_k, past_v, out = C // n_head, 0, None, None, []
     for T in sizes:
         q, k, v = (x[:, start:start + T] @ attn.c_attn.weight + attn.c_attn.bias).split(C, dim=2)
@@ -144,13 +151,13 @@ def cached_attention(x, attn, n_head, sizes, *, mask="shifted", keep=True):
 def attention_mistakes(x, attn, n_head, sizes):
     variant = lambda **flags: cached_attention(x, attn, n_head, sizes, **flags)  # noqa: E731
     return [
-        Mistake(NOT_SHIFTED, "the T new positions are the *last* T rows of the causal mask: new position i "
+        Mistake(_(NOT_SHIFTED), _("the T new positions are the *last* T rows of the causal mask: new position i "
                 "sits at L - T + i and sees the keys 0 .. L - T + i (L: cached + new); a one-token step "
-                "sees every key", variant(mask="top")),
-        Mistake("no causal mask", "in the prefill (and any step of several tokens) a position must not see "
-                "the positions after it: mask the scores with -inf before the softmax", variant(mask="none")),
-        Mistake("the cache is not used", "attend to every key the cache returns (cache.update gives the old "
-                "and the new ones), not only to the new positions' keys", variant(keep=False)),
+                "sees every key"), variant(mask="top")),
+        Mistake(_("no causal mask"), _("in the prefill (and any step of several tokens) a position must not see "
+                "the positions after it: mask the scores with -inf before the softmax"), variant(mask="none")),
+        Mistake(_("the cache is not used"), _("attend to every key the cache returns (cache.update gives the old "
+                "and the new ones), not only to the new positions' keys"), variant(keep=False)),
     ]
 
 
@@ -165,12 +172,13 @@ ATTENTION = [  # n_embd, n_head, n_positions, B, chunk sizes: the prefill, then 
 @pytest.mark.parametrize(("n_embd", "n_head", "n_positions", "B", "sizes"), ATTENTION)
 def test_attention_step(kata, device, seed, n_embd, n_head, n_positions, B, sizes):
     case_seed = 1000 * seed + n_embd + sum(sizes)
-    case = (f"attention_step(your CausalSelfAttention({n_embd}, {n_head}, {n_positions}), x, KVCache(1), "
-            f"layer=0, n_head={n_head}) on x of shape ({B}, {sum(sizes)}, {n_embd}) fed in chunks of "
-            f"{', '.join(map(str, sizes))} positions, seed {case_seed}")
+    case = _("attention_step(your CausalSelfAttention({n_embd}, {n_head}, {n_positions}), x, KVCache(1), "
+             "layer=0, n_head={n_head}) on x of shape ({B}, {T}, {n_embd}) fed in chunks of "
+             "{sizes} positions, seed {seed}").format(n_embd=n_embd, n_head=n_head, n_positions=n_positions, B=B,
+                                                      T=sum(sizes), sizes=", ".join(map(str, sizes)), seed=case_seed)
     ref = reference.causal_attention(n_embd, n_head, n_positions, case_seed).to(device)
     attn = sibling(kata, "e04").CausalSelfAttention(n_embd, n_head, n_positions).to(device)
-    expect_loadable(attn, ref.attn.state_dict(), case=case, what="your CausalSelfAttention (e04)")
+    expect_loadable(attn, ref.attn.state_dict(), case=case, what=_("your CausalSelfAttention (e04)"))
     attn.eval()
     x = reference.randn(B, sum(sizes), n_embd, seed=case_seed, device=device)
     expected = ref(x)  # (B, T, C): the attention over the whole sequence at once
@@ -180,11 +188,11 @@ def test_attention_step(kata, device, seed, n_embd, n_head, n_positions, B, size
             # contiguous, as block.ln_1(x) is in forward_cached: a Conv1D may view its input, as
             # transformers' does (x.view(-1, nx)), and an e02 that passed is never sent back to
             y = kata.attention_step(attn, x[:, start:start + T].contiguous(), cache, 0, n_head)
-            what = f"attention_step's output for the {T} positions after {start} cached"
+            what = _("attention_step's output for the {T} positions after {start} cached").format(T=T, start=start)
             outputs.append(expect_tensor(y, expected[:, start:start + T], case=case, what=what))
             start += T
-    expect_close(torch.cat(outputs, dim=1), expected, case=case, what="the attention of the new positions, "
-                 "chunk after chunk", atol=ATTN_ATOL, rtol=ATTN_RTOL,
+    expect_close(torch.cat(outputs, dim=1), expected, case=case, what=_("the attention of the new positions, "
+                 "chunk after chunk"), atol=ATTN_ATOL, rtol=ATTN_RTOL,
                  mistakes=attention_mistakes(x, ref.attn, n_head, sizes))
 
 
@@ -215,8 +223,8 @@ SHAPES = [  # (vocab_size, n_positions, n_embd, n_head, n_layer), (B, prompt len
 @pytest.mark.parametrize(("shape", "sizes"), SHAPES)
 def test_forward_cached(kata, device, seed, shape, sizes):
     (B, P, S), case_seed = sizes, 1000 * seed + sum(shape)
-    case = (f"forward_cached({describe(shape)}, ...): a prompt of shape ({B}, {P}) in one pass, then "
-            f"{S} tokens one by one, seed {case_seed}")
+    case = _("forward_cached({model}, ...): a prompt of shape ({B}, {P}) in one pass, then "
+             "{S} tokens one by one, seed {seed}").format(model=describe(shape), B=B, P=P, S=S, seed=case_seed)
     ref = ref_model(shape, case_seed, device)
     model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], B, P + S, case_seed, device)
@@ -226,17 +234,19 @@ def test_forward_cached(kata, device, seed, shape, sizes):
         for start, end in [(0, P), *((t, t + 1) for t in range(P, P + S))]:
             logits = kata.forward_cached(model, idx[:, start:end].contiguous(), cache)
             outputs.append(expect_tensor(logits, expected[:, start:end], case=case,
-                                         what=f"forward_cached's logits for tokens {start}..{end - 1}"))
-            expect_length(cache, end, case, f"after forward_cached on tokens {start}..{end - 1}", before=start)
+                                         what=_("forward_cached's logits for tokens {start}..{end}").format(
+                                             start=start, end=end - 1)))
+            expect_length(cache, end, case, _("after forward_cached on tokens {start}..{end}").format(
+                start=start, end=end - 1), before=start)
     got = torch.cat(outputs, dim=1)
-    mistakes = [Mistake("positions restart at 0 for each new token", "the new token sits at position "
-                        "cache.length (read before the layers update the cache): wpe(past + arange(T))",
+    mistakes = [Mistake(_(RESTART), _("the new token sits at position "
+                        "cache.length (read before the layers update the cache): wpe(past + arange(T))"),
                         hf_logits(ref, idx, step_positions(P, P + S, lambda t: 0)))]
     if P + S < shape[1]:
-        mistakes.append(Mistake("position off by one", "the first new token after `past` cached ones sits "
-                                "at position past, not past + 1",
+        mistakes.append(Mistake(_("position off by one"), _("the first new token after `past` cached ones sits "
+                                "at position past, not past + 1"),
                                 hf_logits(ref, idx, step_positions(P, P + S, lambda t: t + 1))))
-    expect_close(got, expected, case=case, what="the logits of the prompt, then of each new token",
+    expect_close(got, expected, case=case, what=_("the logits of the prompt, then of each new token"),
                  atol=ATOL, rtol=RTOL, mistakes=mistakes)
 
 
@@ -256,7 +266,7 @@ def hf_generate_cached(ref, idx, max_new_tokens):
 def greedy_without_cache(ref, idx, max_new_tokens, positions=None):
     """Greedy decoding on GPT2LMHeadModel's logits, the whole sequence again at every step;
     `positions(L)` replaces the position ids of a sequence of length L (a classic mistake)."""
-    for _ in range(max_new_tokens):
+    for _step in range(max_new_tokens):
         logits = hf_logits(ref, idx, None if positions is None else positions(idx.size(1)))[:, -1, :]
         idx = torch.cat([idx, logits.argmax(-1, keepdim=True)], dim=1)
     return idx
@@ -264,12 +274,12 @@ def greedy_without_cache(ref, idx, max_new_tokens, positions=None):
 
 def check_tokens(got, expected, idx, case, *, mistakes=lambda: [], greedy_logits=None):
     """Equal tokens, or else an explanation; `mistakes()` runs the classic mistakes only then."""
-    got = expect_tensor(got, expected, case=case, what="generate_cached's output",
+    got = expect_tensor(got, expected, case=case, what=_("generate_cached's output"),
                         shape_hints={(expected.size(0), expected.size(1) - idx.size(1)):
-                                     "return idx followed by the new tokens, (B, T + max_new_tokens)"})
+                                     _("return idx followed by the new tokens, (B, T + max_new_tokens)")})
     if not torch.equal(got[:, :idx.size(1)], idx):
-        fail(case, "generate_cached's output does not start with idx",
-             "return torch.cat([idx, new tokens], dim=1)")
+        fail(case, _("generate_cached's output does not start with idx"),
+             _("return torch.cat([idx, new tokens], dim=1)"))
     if torch.equal(got, expected):
         return
     if greedy_logits is not None and is_greedy(got, idx.size(1), greedy_logits(got)):
@@ -278,16 +288,18 @@ def check_tokens(got, expected, idx, case, *, mistakes=lambda: [], greedy_logits
     differ = (got != expected).any(dim=0).nonzero()
     step = int(differ[0]) - T
     mistakes = [m for m in mistakes() if not torch.equal(m.output, expected)]
-    lines = [f"the first {step} new tokens agree; new token {step + 1} (position {T + step}) differs "
-             f"in {int((got[:, T + step] != expected[:, T + step]).sum())} of {got.size(0)} rows"]
+    lines = [_("the first {step} new tokens agree; new token {number} (position {position}) differs "
+               "in {rows} of {total} rows").format(step=step, number=step + 1, position=T + step,
+                                                    rows=int((got[:, T + step] != expected[:, T + step]).sum()),
+                                                    total=got.size(0))]
     for mistake in mistakes:
         if torch.equal(got, mistake.output):
-            fail(case, "generate_cached's tokens differ from GPT-2's", *lines,
-                 f"this looks like a classic mistake: {mistake.name}", f"hint: {mistake.hint}",
-                 diagnosis=mistake.name)
-    fail(case, "generate_cached's tokens differ from GPT-2's", *lines,
-         "check forward_cached first (its own check above), then the order of the passes: the prompt "
-         "once, then each chosen token alone, with the same cache")
+            fail(case, _("generate_cached's tokens differ from GPT-2's"), *lines,
+                 _("this looks like a classic mistake: {name}").format(name=mistake.name),
+                 _("hint: {hint}").format(hint=mistake.hint), diagnosis=mistake.name)
+    fail(case, _("generate_cached's tokens differ from GPT-2's"), *lines,
+         _("check forward_cached first (its own check above), then the order of the passes: the prompt "
+           "once, then each chosen token alone, with the same cache"))
 
 
 def is_greedy(tokens, T, logits):
@@ -307,8 +319,8 @@ GREEDY = [  # (vocab_size, n_positions, n_embd, n_head, n_layer), (B, T), max_ne
 @pytest.mark.parametrize(("shape", "batch", "new"), GREEDY)
 def test_generate_greedy(kata, device, seed, shape, batch, new):
     case_seed = 1000 * seed + sum(shape) + new
-    case = (f"generate_cached({describe(shape)}, idx of shape {batch}, max_new_tokens={new}, "
-            f"temperature=0), seed {case_seed}")
+    case = _("generate_cached({model}, idx of shape {batch}, max_new_tokens={new}, "
+             "temperature=0), seed {seed}").format(model=describe(shape), batch=batch, new=new, seed=case_seed)
     ref = ref_model(shape, case_seed, device)
     model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], *batch, case_seed, device)
@@ -318,11 +330,11 @@ def test_generate_greedy(kata, device, seed, shape, batch, new):
 
     def mistakes():
         restart = greedy_without_cache(ref, idx, new, positions=lambda L: step_positions(T, L, lambda t: 0))
-        return [Mistake(NO_PREFILL, "the first pass must read the whole prompt into the cache (the prefill); "
-                        "only then feed one token at a time",
+        return [Mistake(_(NO_PREFILL), _("the first pass must read the whole prompt into the cache (the prefill); "
+                        "only then feed one token at a time"),
                         torch.cat([idx[:, :-1], greedy_without_cache(ref, idx[:, -1:], new)], dim=1)),
-                Mistake("positions restart at 0 for each new token", "the new token sits at position "
-                        "cache.length: pass wpe the positions past .. past + T - 1", restart)]
+                Mistake(_(RESTART), _("the new token sits at position "
+                        "cache.length: pass wpe the positions past .. past + T - 1"), restart)]
 
     check_tokens(got, expected, idx, case, mistakes=mistakes,
                  greedy_logits=lambda tokens: hf_logits(ref, tokens))
@@ -338,9 +350,10 @@ def test_generate_sampling(kata, device, seed, temperature, top_k, top_p):
     shape, (B, T), new = (97, 32, 32, 4, 2), (2, 4), 16
     case_seed = 1000 * seed + int(10 * temperature) + (top_k or 0)
     sampling = dict(temperature=temperature, top_k=top_k, top_p=top_p)
-    case = (f"generate_cached({describe(shape)}, idx of shape ({B}, {T}), max_new_tokens={new}, "
-            f"temperature={temperature}, top_k={top_k}, top_p={top_p}, a generator seeded with {case_seed}) "
-            "against your e07 generate with a generator seeded alike")
+    case = _("generate_cached({model}, idx of shape ({B}, {T}), max_new_tokens={new}, "
+             "temperature={temperature}, top_k={top_k}, top_p={top_p}, a generator seeded with {seed}) "
+             "against your e07 generate with a generator seeded alike").format(
+        model=describe(shape), B=B, T=T, new=new, temperature=temperature, top_k=top_k, top_p=top_p, seed=case_seed)
     ref = ref_model(shape, case_seed, device)
     model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(shape[0], B, T, case_seed, device)
@@ -351,10 +364,10 @@ def test_generate_sampling(kata, device, seed, temperature, top_k, top_p):
     def mistakes():
         unprefilled = generate(model, idx[:, -1:], new, **sampling, generator=seeded())
         other_seed = torch.Generator(device=device).manual_seed(case_seed + 1)
-        return [Mistake(NO_PREFILL, "the first pass must read the whole prompt into the cache (the prefill)",
+        return [Mistake(_(NO_PREFILL), _("the first pass must read the whole prompt into the cache (the prefill)"),
                         torch.cat([idx[:, :-1], unprefilled], dim=1)),
-                Mistake("generator not used", "pass `generator` on to the sampling, exactly as your e07 "
-                        "generate does", generate(model, idx, new, **sampling, generator=other_seed))]
+                Mistake(_("generator not used"), _("pass `generator` on to the sampling, exactly as your e07 "
+                        "generate does"), generate(model, idx, new, **sampling, generator=other_seed))]
 
     check_tokens(got, expected, idx, case, mistakes=mistakes)
 
@@ -363,8 +376,8 @@ def test_work_per_token(kata, device, seed):
     """Counted work, not time: FLOPs of generate_cached for 4, 8 and 12 new tokens."""
     shape, B, T = (97, 64, 32, 4, 2), 1, 4
     V, n_positions, C, n_head, n_layer = shape
-    case = (f"generate_cached({describe(shape)}, idx of shape ({B}, {T}), max_new_tokens=4, 8, 12, "
-            "temperature=0)")
+    case = _("generate_cached({model}, idx of shape ({B}, {T}), max_new_tokens=4, 8, 12, "
+             "temperature=0)").format(model=describe(shape), B=B, T=T)
     ref = ref_model(shape, 1000 * seed + 77, device)
     model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(V, B, T, 1000 * seed + 77, device)
@@ -383,19 +396,21 @@ def test_work_per_token(kata, device, seed):
     growth = (per_token[8, 12] - per_token[4, 8]) / 4  # more FLOPs per token for each position more
     attention = 4 * B * C * n_layer  # q @ k^T and weights @ v over one more cached position, per layer
     if growth > 2 * attention:
-        fail(case, f"each new token costs more the longer the sequence: about {growth:,.0f} FLOPs more per "
-             "token for every position already generated", f"only the attention over the cache may grow, by "
-             f"{attention:,} FLOPs per position (4·B·C·n_layer); c_attn, c_proj, the MLP and lm_head must "
-             f"cost the same for every new token (about {per_token[4, 8]:,.0f} FLOPs per token here between "
-             "4 and 8 new tokens)",
-             f"positions h[0].attn.c_attn read in each pass (12 new tokens): {fed}" if fed else "",
-             "feed the model only the new token and reuse the cached keys and values: do not run the "
-             "whole sequence again", diagnosis="the whole sequence recomputed for each token")
+        fail(case, _("each new token costs more the longer the sequence: about {growth:,.0f} FLOPs more per "
+                     "token for every position already generated").format(growth=growth),
+             _("only the attention over the cache may grow, by "
+               "{attention:,} FLOPs per position (4·B·C·n_layer); c_attn, c_proj, the MLP and lm_head must "
+               "cost the same for every new token (about {per_token:,.0f} FLOPs per token here between "
+               "4 and 8 new tokens)").format(attention=attention, per_token=per_token[4, 8]),
+             _("positions h[0].attn.c_attn read in each pass (12 new tokens): {fed}").format(fed=fed) if fed else "",
+             _("feed the model only the new token and reuse the cached keys and values: do not run the "
+               "whole sequence again"), diagnosis=_("the whole sequence recomputed for each token"))
 
 
 def test_context_limit(kata, device):
     shape = (64, 16, 24, 2, 3)
-    case = f"generate_cached({describe(shape)}, idx of shape (1, 10), max_new_tokens=9): 19 > n_positions=16"
+    case = _("generate_cached({model}, idx of shape (1, 10), max_new_tokens=9): 19 > n_positions=16").format(
+        model=describe(shape))
     ref = ref_model(shape, 5, device)
     model = gpt2_like(kata, ref, case).eval()
     idx = random_ids(64, 1, 10, 5, device)
@@ -403,14 +418,14 @@ def test_context_limit(kata, device):
         kata.generate_cached(model, idx, 9, temperature=0.0)
     except ValueError as error:
         if "16" not in str(error):
-            fail(case, "the ValueError should say how many positions the cache holds (n_positions=16)",
-                 f"its message: {str(error)[:300]}")
+            fail(case, _("the ValueError should say how many positions the cache holds (n_positions=16)"),
+                 _("its message: {message}").format(message=str(error)[:300]))
         return
     except NotImplementedError:
         raise
     except Exception as error:  # noqa: BLE001
-        fail(case, f"generate_cached raised {type(error).__name__} ({str(error)[:120]}) on a request that "
-             "does not fit n_positions",
-             "check T + max_new_tokens first and raise ValueError naming n_positions")
-    fail(case, "generate_cached accepted a request longer than n_positions",
-         "raise ValueError when T + max_new_tokens > n_positions: there is no position embedding past it")
+        fail(case, _("generate_cached raised {kind} ({error}) on a request that does not fit n_positions").format(
+            kind=type(error).__name__, error=str(error)[:120]),
+             _("check T + max_new_tokens first and raise ValueError naming n_positions"))
+    fail(case, _("generate_cached accepted a request longer than n_positions"),
+         _("raise ValueError when T + max_new_tokens > n_positions: there is no position embedding past it"))

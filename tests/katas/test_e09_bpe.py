@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import pytest
 import regex
 
+from gpt2lab.i18n import N_, _
 from gpt2lab.learner import constant, upload
 from gpt2lab.tokenizer import DIRECTORY as DATA
 from gpt2lab.tokenizer import gpt2_tokenizer as hf
@@ -107,7 +108,7 @@ EXTRAS = ["'s", "'ll", "'T", "'re", "'ve", "'m", "'d", "42", "3.5", "1999", "!",
 def random_text(seed: int) -> str:
     rng = random.Random(seed)
     parts = []
-    for _ in range(rng.randint(6, 14)):
+    for _part in range(rng.randint(6, 14)):
         kind = rng.random()
         if kind < 0.35:
             parts.append(rng.choice(WORDS))
@@ -121,7 +122,9 @@ def random_text(seed: int) -> str:
 
 
 def case_text(text: str, limit: int = 70) -> str:
-    return repr(text) if len(text) <= limit else repr(text[:limit]) + f"… ({len(text)} characters)"
+    if len(text) <= limit:
+        return repr(text)
+    return repr(text[:limit]) + _("… ({count} characters)").format(count=len(text))
 
 
 # --- classic mistakes, written out so that their outputs can be recognised -----------------------
@@ -167,27 +170,27 @@ def pattern(contractions: str = CONTRACTIONS, space: str = " ?", whitespace: str
 
 RE_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?[^\W\d_]+| ?\d+| ?[^\s\w]+|\s+(?!\S)|\s+"""  # for `re`
 
-WRONG_SPLITS = {
-    "contractions not split off": (
+WRONG_SPLITS = {  # name: (the wrong split, hint); names and hints are translated where they are shown
+    N_("contractions not split off"): (
         lambda text: regex.findall(pattern(contractions=""), text),
-        "start the pattern with the contractions 's 't 're 've 'm 'll 'd, so that \"don't\" gives "
-        "\"don\" and \"'t\""),
-    "contractions matched in any case": (
+        N_("start the pattern with the contractions 's 't 're 've 'm 'll 'd, so that \"don't\" gives "
+           "\"don\" and \"'t\"")),
+    N_("contractions matched in any case"): (
         lambda text: regex.findall(pattern(contractions=f"(?i:{CONTRACTIONS})"), text),
-        "GPT-2 matches the contractions in lower case only: \"DON'T\" gives \"DON\", \"'\", \"T\" "
-        "(the case-insensitive form belongs to later tokenizers)"),
-    "whitespace runs kept whole": (
+        N_("GPT-2 matches the contractions in lower case only: \"DON'T\" gives \"DON\", \"'\", \"T\" "
+           "(the case-insensitive form belongs to later tokenizers)")),
+    N_("whitespace runs kept whole"): (
         lambda text: regex.findall(pattern(whitespace=r"\s+"), text),
-        "try \\s+(?!\\S) before the plain \\s+: a whitespace run followed by text stops one "
-        "character early, so that a last space joins the word (\"  x\" -> \" \", \" x\"; \"\\n\\tif\" -> "
-        "\"\\n\", \"\\t\", \"if\")"),
-    "space not attached to the next word": (
+        N_("try \\s+(?!\\S) before the plain \\s+: a whitespace run followed by text stops one "
+           "character early, so that a last space joins the word (\"  x\" -> \" \", \" x\"; \"\\n\\tif\" -> "
+           "\"\\n\", \"\\t\", \"if\")")),
+    N_("space not attached to the next word"): (
         lambda text: regex.findall(pattern(space=""), text),
-        "letters, numbers and other symbols each take one optional leading space: \" ?\\p{L}+\""),
-    "\\w and \\d of Python's re instead of \\p{L} and \\p{N}": (
+        N_("letters, numbers and other symbols each take one optional leading space: \" ?\\p{L}+\"")),
+    N_("\\w and \\d of Python's re instead of \\p{L} and \\p{N}"): (
         lambda text: re.findall(RE_PATTERN, text),
-        "\\w also counts digits and '_', \\d misses numbers such as ² or ½: use the `regex` module "
-        "and \\p{L} (letters), \\p{N} (numbers)"),
+        N_("\\w also counts digits and '_', \\d misses numbers such as ² or ½: use the `regex` module "
+           "and \\p{L} (letters), \\p{N} (numbers)")),
 }
 
 
@@ -218,16 +221,16 @@ def bpe_by(choose: Callable[[list[tuple[str, str]], dict], tuple[str, str]]):
     return run
 
 
-WRONG_MERGES = {
-    "merges applied by position in the word": (
+WRONG_MERGES = {  # name: (the wrong merge loop, hint), translated where they are shown
+    N_("merges applied by position in the word"): (
         bpe_by(lambda pairs, ranks: pairs[0]),
-        "merge the pair with the lowest rank (the earliest line of merges.txt), wherever it is in the word"),
-    "merges applied by frequency": (
+        N_("merge the pair with the lowest rank (the earliest line of merges.txt), wherever it is in the word")),
+    N_("merges applied by frequency"): (
         bpe_by(lambda pairs, ranks: max(pairs, key=pairs.count)),
-        "how often a pair occurs mattered in training only; encoding merges the pair with the lowest rank"),
-    "merges applied from the highest rank": (
+        N_("how often a pair occurs mattered in training only; encoding merges the pair with the lowest rank")),
+    N_("merges applied from the highest rank"): (
         bpe_by(lambda pairs, ranks: max(pairs, key=ranks.get)),
-        "rank 0 (the first line of merges.txt) is merged first: take the minimum rank"),
+        N_("rank 0 (the first line of merges.txt) is merged first: take the minimum rank")),
 }
 RIGHT_MERGE = bpe_by(lambda pairs, ranks: min(pairs, key=ranks.get))
 RIGHT_SPLIT = functools.partial(regex.findall, pattern())
@@ -246,12 +249,13 @@ def encode_with(text: str, *, split=RIGHT_SPLIT, bpe=RIGHT_MERGE, special: bool 
 
 def encode_variants(text: str) -> list[Variant]:
     return [
-        *(Variant(name, hint, functools.partial(encode_with, text, split=split))
+        *(Variant(_(name), _(hint), functools.partial(encode_with, text, split=split))
           for name, (split, hint) in WRONG_SPLITS.items()),
-        *(Variant(name, hint, functools.partial(encode_with, text, bpe=bpe))
+        *(Variant(_(name), _(hint), functools.partial(encode_with, text, bpe=bpe))
           for name, (bpe, hint) in WRONG_MERGES.items()),
-        Variant(f"{EOT} encoded as text", f"{EOT} is one special token (id 50256): split the text "
-                "around it and encode the parts in between", functools.partial(encode_with, text, special=False)),
+        Variant(_("{eot} encoded as text").format(eot=EOT), _("{eot} is one special token (id 50256): split the "
+                "text around it and encode the parts in between").format(eot=EOT),
+                functools.partial(encode_with, text, special=False)),
     ]
 
 
@@ -259,13 +263,13 @@ def decode_variants(ids: list[int]) -> list[Variant]:
     tokens = [hf_tokens()[i] for i in ids]
     as_bytes = lambda token: bytes(hf_char_to_byte()[c] for c in token)  # noqa: E731
     return [
-        Variant("token strings not mapped back to bytes", "each character of a token stands for one "
-                "byte: map it back with the inverse of bytes_to_unicode(), then decode the bytes as UTF-8",
+        Variant(_("token strings not mapped back to bytes"), _("each character of a token stands for one "
+                "byte: map it back with the inverse of bytes_to_unicode(), then decode the bytes as UTF-8"),
                 lambda: "".join(tokens)),
-        Variant("bytes read as Latin-1", "decode the bytes as UTF-8: accents and emoji take 2 to 4 bytes",
+        Variant(_("bytes read as Latin-1"), _("decode the bytes as UTF-8: accents and emoji take 2 to 4 bytes"),
                 lambda: b"".join(map(as_bytes, tokens)).decode("latin-1")),
-        Variant("each token decoded on its own", "join the bytes of all the tokens first and decode "
-                "once: a character may be split across tokens",
+        Variant(_("each token decoded on its own"), _("join the bytes of all the tokens first and decode "
+                "once: a character may be split across tokens"),
                 lambda: "".join(as_bytes(t).decode("utf-8", errors="replace") for t in tokens)),
     ]
 
@@ -274,12 +278,16 @@ def decode_variants(ids: list[int]) -> list[Variant]:
 
 def show_token(i: object) -> str:
     if not isinstance(i, int) or i not in hf_tokens():
-        return f"<{i!r}: not an id of the vocabulary>"
+        return _("<{i!r}: not an id of the vocabulary>").format(i=i)
     data = bytes(hf_char_to_byte()[c] for c in hf_tokens()[i])
     try:
         return repr(data.decode("utf-8"))
     except UnicodeDecodeError:
-        return f"{data!r} (part of a character)"
+        return _("{data!r} (part of a character)").format(data=data)
+
+
+UNITS = {"piece": (N_("pieces"), N_("piece {at}")), "symbol": (N_("symbols"), N_("symbol {at}")),
+         "token": (N_("tokens"), N_("token {at}"))}  # unit: (its plural, "{unit} {at}")
 
 
 def expect_same(got: list, expected: list, *, case: str, what: str, unit: str,
@@ -289,29 +297,35 @@ def expect_same(got: list, expected: list, *, case: str, what: str, unit: str,
         return
     at = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
     lo = max(0, at - 2)
-    lines = [f"yours has {len(got)} {unit}s, GPT-2's has {len(expected)}; they differ from {unit} {at} on",
-             f"GPT-2's {unit}s {lo}..: " + " | ".join(map(show, expected[lo:at + 3])) + (" …" if at + 3 < len(expected) else ""),
-             f"yours         {lo}..: " + " | ".join(map(show, got[lo:at + 3])) + (" …" if at + 3 < len(got) else "")]
+    units, one = UNITS[unit]
+    lines = [_("yours has {count} {units}, GPT-2's has {expected}; they differ from {where} on").format(
+                 count=len(got), units=_(units), expected=len(expected), where=_(one).format(at=at)),
+             _("GPT-2's {units} {lo}..: ").format(units=_(units), lo=lo) + " | ".join(map(show, expected[lo:at + 3]))
+             + (" …" if at + 3 < len(expected) else ""),
+             _("yours         {lo}..: ").format(lo=lo) + " | ".join(map(show, got[lo:at + 3]))
+             + (" …" if at + 3 < len(got) else "")]
     diagnose(got, expected, case=case, what=what, lines=lines, variants=variants)
 
 
 def diagnose(got, expected, *, case: str, what: str, lines: list[str], variants: Callable[[], list[Variant]]):
     matches = [v for v in variants() if (output := v.compute()) != expected and output == got]
     if matches:  # several wrong rules can agree on one case: name them all, diagnose the first
-        fail(case, f"{what} differs from GPT-2's", *lines,
-             "this looks like a classic mistake: " + ", or ".join(v.name for v in matches),
-             *(f"hint: {v.hint}" for v in matches), diagnosis=matches[0].name)
-    fail(case, f"{what} differs from GPT-2's", *lines)
+        fail(case, _("{what} differs from GPT-2's").format(what=what), *lines,
+             _("this looks like a classic mistake: {name}").format(name=_(", or ").join(v.name for v in matches)),
+             *(_("hint: {hint}").format(hint=v.hint) for v in matches), diagnosis=matches[0].name)
+    fail(case, _("{what} differs from GPT-2's").format(what=what), *lines)
 
 
 def as_list(got: object, *, case: str, what: str, item: type) -> list:
     if not isinstance(got, (list, tuple)):
-        fail(case, f"{what} returned {type(got).__name__}, expected a list of {item.__name__}",
-             "did you forget a `return`?" if got is None else "")
+        fail(case, _("{what} returned {kind}, expected a list of {item}").format(
+            what=what, kind=type(got).__name__, item=item.__name__),
+             _("did you forget a `return`?") if got is None else "")
     wrong = sorted({type(x).__name__ for x in got if not isinstance(x, item)})
     if wrong:
-        fail(case, f"{what} returned a list holding {', '.join(wrong)}, expected only {item.__name__}",
-             "encode returns ids (int), not token strings" if item is int and "str" in wrong else "")
+        fail(case, _("{what} returned a list holding {kinds}, expected only {item}").format(
+            what=what, kinds=", ".join(wrong), item=item.__name__),
+             _("encode returns ids (int), not token strings") if item is int and "str" in wrong else "")
     return list(got)
 
 
@@ -326,10 +340,10 @@ def encode(kata, text: str, case: str) -> list[int]:
     except KeyError as error:
         key = error.args[0] if error.args else None
         if isinstance(key, str) and not set(key) <= set(hf_byte_table().values()):
-            fail(case, f"encode raised KeyError: {key!r} is not a token of vocab.json",
-                 "vocab.json and merges.txt spell bytes with bytes_to_unicode() characters (a space "
-                 "is 'Ġ', a newline 'Ċ'): write each piece's UTF-8 bytes that way before bpe()",
-                 diagnosis="pieces not written with bytes_to_unicode()")
+            fail(case, _("encode raised KeyError: {key!r} is not a token of vocab.json").format(key=key),
+                 _("vocab.json and merges.txt spell bytes with bytes_to_unicode() characters (a space "
+                   "is 'Ġ', a newline 'Ċ'): write each piece's UTF-8 bytes that way before bpe()"),
+                 diagnosis=_("pieces not written with bytes_to_unicode()"))
         raise
     return as_list(got, case=case, what="encode", item=int)
 
@@ -340,28 +354,30 @@ def test_bytes_to_unicode(kata):
     case, expected = "bytes_to_unicode()", hf_byte_table()
     got = kata.bytes_to_unicode()
     if not isinstance(got, dict) or sorted(got) != list(range(256)):
-        fail(case, "bytes_to_unicode() must return a dict with the 256 keys 0, 1, ..., 255",
-             f"got {type(got).__name__}" + (f" with {len(got)} keys" if isinstance(got, dict) else ""))
+        fail(case, _("bytes_to_unicode() must return a dict with the 256 keys 0, 1, ..., 255"),
+             _("got {kind} with {count} keys").format(kind=type(got).__name__, count=len(got))
+             if isinstance(got, dict) else _("got {kind}").format(kind=type(got).__name__))
     if not all(isinstance(c, str) and len(c) == 1 for c in got.values()):
-        fail(case, "every value must be a single character (a str of length 1)")
+        fail(case, _("every value must be a single character (a str of length 1)"))
     if len(set(got.values())) != 256:
-        fail(case, "two bytes map to the same character, so decoding could not tell them apart",
-             "the 68 bytes that are not printable get new characters, chr(256), chr(257), ...")
+        fail(case, _("two bytes map to the same character, so decoding could not tell them apart"),
+             _("the 68 bytes that are not printable get new characters, chr(256), chr(257), ..."))
     if got == expected:
         return
     byte = next(b for b in range(256) if got[b] != expected[b])
     printable = expected[byte] == chr(byte)
-    lines = [f"the first byte that differs is {byte} ({byte:#04x}, {chr(byte)!r}); yours maps it to {got[byte]!r}",
-             "it is printable: GPT-2 keeps a printable byte as its own character" if printable else
-             "it is not printable: GPT-2 gives the non-printable bytes chr(256), chr(257), ... in byte order",
-             "printable bytes: '!'..'~', '¡'..'¬' and '®'..'ÿ', both ends included (188 bytes)"]
-    variants = [Variant("printable ranges off by one", "the three ranges include both ends: "
-                        "range(ord('!'), ord('~') + 1), ...", lambda t=t: t) for t in off_by_one_tables()]
-    variants += [Variant("non-printable bytes numbered by byte value", "count the non-printable bytes: "
-                         "the n-th one (n = 0, 1, ...) becomes chr(256 + n), not chr(256 + byte)",
+    lines = [_("the first byte that differs is {byte} ({byte:#04x}, {char!r}); yours maps it to {yours!r}").format(
+                 byte=byte, char=chr(byte), yours=got[byte]),
+             _("it is printable: GPT-2 keeps a printable byte as its own character") if printable else
+             _("it is not printable: GPT-2 gives the non-printable bytes chr(256), chr(257), ... in byte order"),
+             _("printable bytes: '!'..'~', '¡'..'¬' and '®'..'ÿ', both ends included (188 bytes)")]
+    variants = [Variant(_("printable ranges off by one"), _("the three ranges include both ends: "
+                        "range(ord('!'), ord('~') + 1), ..."), lambda t=t: t) for t in off_by_one_tables()]
+    variants += [Variant(_("non-printable bytes numbered by byte value"), _("count the non-printable bytes: "
+                         "the n-th one (n = 0, 1, ...) becomes chr(256 + n), not chr(256 + byte)"),
                          lambda: byte_table(others="byte")),
-                 Variant("non-printable bytes kept as themselves", "space, newline and the control bytes "
-                         "must become visible characters: chr(256 + n) for the n-th of them",
+                 Variant(_("non-printable bytes kept as themselves"), _("space, newline and the control bytes "
+                         "must become visible characters: chr(256 + n) for the n-th of them"),
                          lambda: byte_table(others="self"))]
     diagnose(got, expected, case=case, what="bytes_to_unicode()", lines=lines, variants=lambda: variants)
 
@@ -370,11 +386,11 @@ def test_bytes_to_unicode(kata):
 def test_pretokenize(kata, text):
     case = f"pretokenize({case_text(text)})"
     got = as_list(kata.pretokenize(text), case=case, what="pretokenize", item=str)
-    variants = lambda: [*(Variant(name, hint, functools.partial(split, text))  # noqa: E731
+    variants = lambda: [*(Variant(_(name), _(hint), functools.partial(split, text))  # noqa: E731
                           for name, (split, hint) in WRONG_SPLITS.items()),
-                        Variant("pieces written with bytes_to_unicode()", "pretokenize returns pieces of the "
+                        Variant(_("pieces written with bytes_to_unicode()"), _("pretokenize returns pieces of the "
                                 "text itself (' world'); encode turns them into bytes_to_unicode() "
-                                "characters ('Ġworld') afterwards", lambda: [p for p, _ in
+                                "characters ('Ġworld') afterwards"), lambda: [p for p, _offsets in
                                 hf().backend_tokenizer.pre_tokenizer.pre_tokenize_str(text)])]
     expect_same(got, hf_pieces(text), case=case, what="pretokenize", unit="piece", variants=variants)
 
@@ -386,10 +402,10 @@ BPE_WORDS = ["Hello", " world", " tokenization", " unbelievably", " Antidisestab
 @pytest.mark.parametrize("piece", BPE_WORDS)
 def test_bpe(kata, piece):
     word = "".join(hf_byte_table()[b] for b in piece.encode("utf-8"))  # what bpe() sees: "Ġworld"
-    case = f"bpe({word!r}, ranks of merges.txt)  (the piece {piece!r})"
+    case = _("bpe({word!r}, ranks of merges.txt)  (the piece {piece!r})").format(word=word, piece=piece)
     got = as_list(kata.bpe(word, constant(kata, "hf_ranks", lambda: dict(hf_ranks()))), case=case, what="bpe",
                   item=str)
-    variants = lambda: [Variant(name, hint, lambda run=run: list(run(word)))  # noqa: E731
+    variants = lambda: [Variant(_(name), _(hint), lambda run=run: list(run(word)))  # noqa: E731
                         for name, (run, hint) in WRONG_MERGES.items()]
     expect_same(got, hf_bpe(word), case=case, what="bpe", unit="symbol", variants=variants)
 
@@ -419,7 +435,7 @@ def small_table_variants(word: str, ranks: dict) -> list[Variant]:
     rules = {"merges applied by position in the word": lambda pairs: pairs[0],
              "merges applied by frequency": lambda pairs: max(pairs, key=pairs.count),
              "merges applied from the highest rank": lambda pairs: max(pairs, key=ranks.get)}
-    return [Variant(name, WRONG_MERGES[name][1], lambda rule=rule: run(rule)) for name, rule in rules.items()]
+    return [Variant(_(name), _(WRONG_MERGES[name][1]), lambda rule=rule: run(rule)) for name, rule in rules.items()]
 
 
 @pytest.mark.parametrize("text", TEXTS)
@@ -433,7 +449,7 @@ def test_encode(kata, text):
 @pytest.mark.parametrize("k", RANDOM)
 def test_encode_random(kata, seed, k):
     text = random_text(1000 * seed + k)
-    case = f"encode({case_text(text, 200)}), a text drawn with seed {1000 * seed + k}"
+    case = _("encode({text}), a text drawn with seed {seed}").format(text=case_text(text, 200), seed=1000 * seed + k)
     got = encode(kata, text, case)
     expect_same(got, hf().encode(text), case=case, what="encode", unit="token", show=show_token,
                 variants=lambda: encode_variants(text))
@@ -443,13 +459,14 @@ def decode(kata, ids: list[int], case: str) -> str:
     try:
         got = learner_tokenizer(kata).decode(list(ids))
     except UnicodeDecodeError as error:
-        fail(case, f"decode raised UnicodeDecodeError ({error.reason})",
-             "these ids end in the middle of a character (generation can stop anywhere): decode the "
-             "bytes with errors=\"replace\", which writes U+FFFD (�) for an incomplete character",
-             diagnosis="strict UTF-8 decoding")
+        fail(case, _("decode raised UnicodeDecodeError ({reason})").format(reason=error.reason),
+             _("these ids end in the middle of a character (generation can stop anywhere): decode the "
+               "bytes with errors=\"replace\", which writes U+FFFD (�) for an incomplete character"),
+             diagnosis=_("strict UTF-8 decoding"))
     if not isinstance(got, str):
-        fail(case, f"decode returned {type(got).__name__}, expected a str",
-             "did you forget a `return`?" if got is None else "decode the bytes to text: data.decode('utf-8', ...)")
+        fail(case, _("decode returned {kind}, expected a str").format(kind=type(got).__name__),
+             _("did you forget a `return`?") if got is None else
+             _("decode the bytes to text: data.decode('utf-8', ...)"))
     return got
 
 
@@ -457,15 +474,17 @@ def expect_text(got: str, expected: str, *, case: str, ids: list[int]) -> None:
     if got == expected:
         return
     at = next((i for i, (g, e) in enumerate(zip(got, expected)) if g != e), min(len(got), len(expected)))
-    lines = [f"yours has {len(got)} characters, GPT-2's has {len(expected)}; they differ from character {at} on",
-             f"GPT-2's: {expected[max(0, at - 10):at + 10]!r}", f"yours:   {got[max(0, at - 10):at + 10]!r}"]
+    lines = [_("yours has {count} characters, GPT-2's has {expected}; they differ from character {at} on").format(
+                 count=len(got), expected=len(expected), at=at),
+             _("GPT-2's: {text!r}").format(text=expected[max(0, at - 10):at + 10]),
+             _("yours:   {text!r}").format(text=got[max(0, at - 10):at + 10])]
     diagnose(got, expected, case=case, what="decode", lines=lines, variants=lambda: decode_variants(ids))
 
 
 @pytest.mark.parametrize("text", TEXTS)
 def test_decode(kata, text):
     ids = hf().encode(text)
-    case = f"decode(GPT-2's ids of {case_text(text)})"
+    case = _("decode(GPT-2's ids of {text})").format(text=case_text(text))
     expect_text(decode(kata, ids, case), hf_decode(ids), case=case, ids=ids)
 
 
@@ -473,14 +492,15 @@ def test_decode_cut_character(kata):
     """Generation may stop inside an emoji: the partial character decodes to U+FFFD, like HF."""
     ids = hf().encode("🦀 crab, 👩‍💻 and é")
     for k in range(1, len(ids)):
-        case = f"decode(the first {k} ids of GPT-2's encoding of '🦀 crab, 👩‍💻 and é')"
+        case = _("decode(the first {k} ids of GPT-2's encoding of '🦀 crab, 👩‍💻 and é')").format(k=k)
         expect_text(decode(kata, ids[:k], case), hf_decode(ids[:k]), case=case, ids=ids[:k])
 
 
 @pytest.mark.parametrize("k", RANDOM)
 def test_round_trip(kata, seed, k):
     text = random_text(1000 * seed + k + 500)
-    case = f"decode(encode({case_text(text, 200)})), a text drawn with seed {1000 * seed + k + 500}"
+    case = _("decode(encode({text})), a text drawn with seed {seed}").format(
+        text=case_text(text, 200), seed=1000 * seed + k + 500)
     ids = encode(kata, text, case)
     got = decode(kata, ids, case)
     if got != text:

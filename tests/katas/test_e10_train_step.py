@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from gpt2lab import reference
+from gpt2lab.i18n import N_, _
 from gpt2lab.learner import describe, gpt2_like, learner_side, torch_of
 from gpt2lab.verdict import AdamSlack, Mistake, expect_close, fail
 
@@ -23,9 +24,9 @@ WEIGHT_ATOL = 2e-5  # after 1-3 steps of lr <= 3e-3 (AdamW) or 0.1 (SGD): roundi
 # Correct float32 gradients differ by < 1e-6 of their tensor's largest: Adam magnifies that where the
 # gradients are about 0, and verdict.AdamSlack allows for it per weight
 GRAD_NOISE = 1e-5
-NO_SHIFT = "loss not shifted"
-DECAY_ALL = "weight decay on biases and LayerNorm"
-NOT_CLIPPED = "gradients not clipped before the step"
+NO_SHIFT = N_("loss not shifted")
+DECAY_ALL = N_("weight decay on biases and LayerNorm")
+NOT_CLIPPED = N_("gradients not clipped before the step")
 
 
 def ref_model(shape, seed, device):
@@ -50,16 +51,16 @@ def loss_mistakes(logits, idx):
     V = logits.size(-1)
     flat = lambda x: x.reshape(-1, V)  # noqa: E731
     return [
-        Mistake(NO_SHIFT, "the logits at position t score the token at t + 1: compare logits[:, :-1] "
-                "with idx[:, 1:]", ce(flat(logits), idx.reshape(-1))),
-        Mistake("loss shifted the wrong way", "drop the *last* position of the logits and the *first* token "
-                "of the targets", ce(flat(logits[:, 1:]), idx[:, :-1].reshape(-1))),
-        Mistake("targets rolled around", "torch.roll moves the first token to the end, where it becomes the "
-                "target of the last position: slice instead", ce(flat(logits), idx.roll(-1, dims=1).reshape(-1))),
-        Mistake("loss summed instead of averaged", "average over the B * (T - 1) predictions (cross_entropy's "
-                "default reduction)", ce(flat(logits[:, :-1]), idx[:, 1:].reshape(-1), reduction="sum")),
-        Mistake("softmax before cross_entropy", "cross_entropy takes the logits themselves: it applies "
-                "log_softmax itself", ce(flat(logits[:, :-1]).softmax(-1), idx[:, 1:].reshape(-1))),
+        Mistake(_(NO_SHIFT), _("the logits at position t score the token at t + 1: compare logits[:, :-1] "
+                "with idx[:, 1:]"), ce(flat(logits), idx.reshape(-1))),
+        Mistake(_("loss shifted the wrong way"), _("drop the *last* position of the logits and the *first* token "
+                "of the targets"), ce(flat(logits[:, 1:]), idx[:, :-1].reshape(-1))),
+        Mistake(_("targets rolled around"), _("torch.roll moves the first token to the end, where it becomes the "
+                "target of the last position: slice instead"), ce(flat(logits), idx.roll(-1, dims=1).reshape(-1))),
+        Mistake(_("loss summed instead of averaged"), _("average over the B * (T - 1) predictions (cross_entropy's "
+                "default reduction)"), ce(flat(logits[:, :-1]), idx[:, 1:].reshape(-1), reduction="sum")),
+        Mistake(_("softmax before cross_entropy"), _("cross_entropy takes the logits themselves: it applies "
+                "log_softmax itself"), ce(flat(logits[:, :-1]).softmax(-1), idx[:, 1:].reshape(-1))),
     ]
 
 
@@ -73,7 +74,8 @@ LOSS_CASES = [  # B, T, V
 @pytest.mark.parametrize(("B", "T", "V"), LOSS_CASES)
 def test_lm_loss(kata, device, seed, B, T, V):
     case_seed = 1000 * seed + B + T + V
-    case = f"lm_loss(logits of shape ({B}, {T}, {V}), idx of shape ({B}, {T})), seed {case_seed}"
+    case = _("lm_loss(logits of shape ({B}, {T}, {V}), idx of shape ({B}, {T})), seed {seed}").format(
+        B=B, T=T, V=V, seed=case_seed)
     logits = reference.randn(B, T, V, seed=case_seed, std=2.0, device=device).requires_grad_()
     idx = torch.randint(0, V, (B, T), generator=reference.generator(case_seed)).to(device)
     expected = hf_loss(logits, idx)
@@ -82,14 +84,14 @@ def test_lm_loss(kata, device, seed, B, T, V):
     with torch.no_grad():
         expect_close(got, expected.detach(), case=case, what="lm_loss", atol=LOSS_ATOL, rtol=LOSS_RTOL,
                      mistakes=loss_mistakes(logits.detach(), idx),
-                     shape_hints={(B, T - 1): "average over every prediction: the loss is one number, shape ()",
-                                  (B * (T - 1),): "average over every prediction: the loss is one number, shape ()"})
+                     shape_hints={(B, T - 1): _("average over every prediction: the loss is one number, shape ()"),
+                                  (B * (T - 1),): _("average over every prediction: the loss is one number, shape ()")})
     if not answer["requires_grad"] or answer["grads"][0] is None:
-        fail(case, "lm_loss's result does not depend on the logits for autograd",
-             "return the tensor cross_entropy gives (not .item(), not .detach()): backward() starts from it")
+        fail(case, _("lm_loss's result does not depend on the logits for autograd"),
+             _("return the tensor cross_entropy gives (not .item(), not .detach()): backward() starts from it"))
     (expected_grad,) = torch.autograd.grad(expected, logits)
     got_grad = answer["grads"][0]
-    expect_close(got_grad, expected_grad, case=case, what="the gradient of lm_loss with respect to the logits",
+    expect_close(got_grad, expected_grad, case=case, what=_("the gradient of lm_loss with respect to the logits"),
                  atol=1e-9, rtol=1e-4)
 
 
@@ -97,7 +99,8 @@ def test_lm_loss_is_gpt2s(kata, device, seed):
     """The loss GPT2LMHeadModel returns when it is given labels=idx."""
     shape = (97, 16, 32, 4, 2)
     case_seed = 1000 * seed + 11
-    case = f"lm_loss(GPT2LMHeadModel(idx).logits, idx) with {describe(shape)}, idx of shape (3, 16)"
+    case = _("lm_loss(GPT2LMHeadModel(idx).logits, idx) with {model}, idx of shape (3, 16)").format(
+        model=describe(shape))
     ref = ref_model(shape, case_seed, device)
     idx = torch.randint(0, 97, (3, 16), generator=reference.generator(case_seed)).to(device)
     with torch.no_grad():
@@ -115,30 +118,34 @@ def check_groups(groups, model, weight_decay, case):
     """Every parameter once; weight_decay on those with dim >= 2, 0 on the others."""
     names = {id(p): name for name, p in model.named_parameters()}
     if not isinstance(groups, (list, tuple)) or not all(isinstance(g, dict) for g in groups):
-        fail(case, f"param_groups returned a {type(groups).__name__}, expected a list of dicts",
+        fail(case, _("param_groups returned a {kind}, expected a list of dicts").format(kind=type(groups).__name__),
              "[{'params': [...], 'weight_decay': wd}, {'params': [...], 'weight_decay': 0.0}]")
     seen: dict[int, list[float]] = {}
     for n, group in enumerate(groups):
         if "params" not in group or "weight_decay" not in group:
-            fail(case, f"group {n} has the keys {sorted(group)}, expected 'params' and 'weight_decay'",
-                 "give every group its own weight_decay: the optimizer's default is not 0 for AdamW")
+            fail(case, _("group {n} has the keys {keys}, expected 'params' and 'weight_decay'").format(
+                n=n, keys=sorted(group)),
+                 _("give every group its own weight_decay: the optimizer's default is not 0 for AdamW"))
         if not isinstance(group["params"], (list, tuple)):
-            fail(case, f"group {n}'s 'params' is a {type(group['params']).__name__}, expected a list",
-                 "a generator such as model.parameters() is used up by the first loop over it: make a list")
+            fail(case, _("group {n}'s 'params' is a {kind}, expected a list").format(
+                n=n, kind=type(group["params"]).__name__),
+                 _("a generator such as model.parameters() is used up by the first loop over it: make a list"))
         for p in group["params"]:
             if id(p) not in names:
-                fail(case, f"group {n} holds a {type(p).__name__} that is not a parameter of the model",
-                     "put the model's Parameters themselves in the groups (from model.parameters())")
+                fail(case, _("group {n} holds a {kind} that is not a parameter of the model").format(
+                    n=n, kind=type(p).__name__),
+                     _("put the model's Parameters themselves in the groups (from model.parameters())"))
             seen.setdefault(id(p), []).append(group["weight_decay"])
     twice = [names[i] for i, decays in seen.items() if len(decays) > 1]
     if twice:
-        fail(case, f"these parameters are in the groups more than once: {', '.join(twice)}",
-             "the head is tied to wte: it is one Parameter, and model.parameters() lists it once; "
-             "build the groups from it (or from named_parameters()), not from state_dict()",
-             diagnosis="tied weight counted twice")
+        fail(case, _("these parameters are in the groups more than once: {names}").format(names=", ".join(twice)),
+             _("the head is tied to wte: it is one Parameter, and model.parameters() lists it once; "
+               "build the groups from it (or from named_parameters()), not from state_dict()"),
+             diagnosis=_("tied weight counted twice"))
     missing = [name for i, name in names.items() if i not in seen]
     if missing:
-        fail(case, f"these parameters are in no group (they would never be trained): {', '.join(missing)}")
+        fail(case, _("these parameters are in no group (they would never be trained): {names}").format(
+            names=", ".join(missing)))
     wrong = {name: seen[i][0] for i, name in names.items()
              if seen[i][0] != (weight_decay if model.get_parameter(name).dim() >= 2 else 0.0)}
     if not wrong:
@@ -146,29 +153,30 @@ def check_groups(groups, model, weight_decay, case):
     decayed = [name for name, wd in wrong.items() if model.get_parameter(name).dim() < 2]
     spared = [name for name in wrong if model.get_parameter(name).dim() >= 2]
     embeddings_only = spared and all(name.split(".")[-2] in ("wte", "wpe") for name in spared)
-    diagnosis = DECAY_ALL if decayed else "embeddings not decayed" if embeddings_only else None
-    fail(case, f"weight decay on the wrong parameters ({len(wrong)} of {len(names)})",
-         f"decayed, but 1-D (biases, LayerNorm gains and biases): {', '.join(decayed[:6])}"
+    diagnosis = _(DECAY_ALL) if decayed else _("embeddings not decayed") if embeddings_only else None
+    fail(case, _("weight decay on the wrong parameters ({count} of {total})").format(
+        count=len(wrong), total=len(names)),
+         _("decayed, but 1-D (biases, LayerNorm gains and biases): {names}").format(names=", ".join(decayed[:6]))
          + (" …" if len(decayed) > 6 else "") if decayed else "",
-         f"not decayed, but 2-D (weight matrices and embeddings): {', '.join(spared[:6])}"
+         _("not decayed, but 2-D (weight matrices and embeddings): {names}").format(names=", ".join(spared[:6]))
          + (" …" if len(spared) > 6 else "") if spared else "",
-         "GPT-2's training (nanoGPT) decays every parameter with p.dim() >= 2 with weight_decay, and the "
-         "others with 0.0", diagnosis=diagnosis)
+         _("GPT-2's training (nanoGPT) decays every parameter with p.dim() >= 2 with weight_decay, and the "
+           "others with 0.0"), diagnosis=diagnosis)
 
 
 def test_param_groups(kata, device):
     shape, weight_decay = (97, 16, 32, 4, 3), 0.1
-    models = {"your GPT2 (e06)": None, "transformers' GPT2LMHeadModel": ref_model(shape, 3, device)}
+    models = {N_("your GPT2 (e06)"): None, N_("transformers' GPT2LMHeadModel"): ref_model(shape, 3, device)}
     models["your GPT2 (e06)"] = gpt2_like(kata, models["transformers' GPT2LMHeadModel"], describe(shape))
     for label, model in models.items():
-        case = f"param_groups({label}, {describe(shape)}, weight_decay={weight_decay})"
+        case = f"param_groups({_(label)}, {describe(shape)}, weight_decay={weight_decay})"
         model = learner_side(kata).receive(model)
         groups = kata.param_groups(model, weight_decay)
         check_groups(groups, model, weight_decay, case)
         try:
             torch_of(kata).optim.AdamW(groups, lr=1e-3)
         except (ValueError, TypeError) as error:
-            fail(case, f"torch.optim.AdamW does not accept the groups: {error}")
+            fail(case, _("torch.optim.AdamW does not accept the groups: {error}").format(error=error))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -212,20 +220,21 @@ def schedule(step, max_lr, warmup_steps, max_steps, min_lr, *, warmup="ahead", f
     return low + shape * (max_lr - low)
 
 
-SCHEDULE_MISTAKES = {
-    "warmup starts at 0": ({"warmup": "from zero"}, "use max_lr * (step + 1) / warmup_steps: step 0 already "
-                           "learns, and the last warmup step reaches max_lr"),
-    "nanoGPT's warmup instead of llm.c's": ({"warmup": "nanoGPT"}, "nanoGPT's train.py divides by "
-                                            "warmup_steps + 1; this kata uses llm.c's max_lr * (step + 1) / "
-                                            "warmup_steps, which reaches max_lr at the last warmup step"),
-    "learning rate not warmed up": ({"warmup": "none"}, "for step < warmup_steps, rise linearly: "
-                                    "max_lr * (step + 1) / warmup_steps"),
-    "decays to 0 instead of min_lr": ({"floor": False}, "the cosine goes from max_lr down to min_lr: "
-                                      "min_lr + coeff * (max_lr - min_lr)"),
-    "cosine goes on after max_steps": ({"after": "cosine"}, "after max_steps the learning rate stays at min_lr"),
-    "linear decay instead of cosine": ({"decay": "linear"}, "coeff = 0.5 * (1 + cos(pi * progress))"),
-    "decay measured from step 0": ({"origin": "zero"}, "progress = (step - warmup_steps) / (max_steps - "
-                                   "warmup_steps): the decay starts where the warmup ends"),
+SCHEDULE_MISTAKES = {  # name: (flags of schedule(), hint); names and hints are translated where they are shown
+    N_("warmup starts at 0"): ({"warmup": "from zero"}, N_("use max_lr * (step + 1) / warmup_steps: step 0 "
+                               "already learns, and the last warmup step reaches max_lr")),
+    N_("nanoGPT's warmup instead of llm.c's"): ({"warmup": "nanoGPT"}, N_("nanoGPT's train.py divides by "
+                                                "warmup_steps + 1; this kata uses llm.c's max_lr * (step + 1) / "
+                                                "warmup_steps, which reaches max_lr at the last warmup step")),
+    N_("learning rate not warmed up"): ({"warmup": "none"}, N_("for step < warmup_steps, rise linearly: "
+                                        "max_lr * (step + 1) / warmup_steps")),
+    N_("decays to 0 instead of min_lr"): ({"floor": False}, N_("the cosine goes from max_lr down to min_lr: "
+                                          "min_lr + coeff * (max_lr - min_lr)")),
+    N_("cosine goes on after max_steps"): ({"after": "cosine"},
+                                           N_("after max_steps the learning rate stays at min_lr")),
+    N_("linear decay instead of cosine"): ({"decay": "linear"}, "coeff = 0.5 * (1 + cos(pi * progress))"),
+    N_("decay measured from step 0"): ({"origin": "zero"}, N_("progress = (step - warmup_steps) / (max_steps - "
+                                       "warmup_steps): the decay starts where the warmup ends")),
 }
 
 SCHEDULES = [  # max_lr, warmup_steps, max_steps, min_lr, steps
@@ -245,14 +254,15 @@ def test_lr_at(kata, max_lr, warmup_steps, max_steps, min_lr, steps):
     for step in steps:
         lr = kata.lr_at(step, *args)
         if not isinstance(lr, numbers.Real) or isinstance(lr, bool):
-            fail(case, f"lr_at({step}, ...) returned a {type(lr).__name__}, expected a float",
-                 "compute it with Python numbers and the math module: optimizers want a float")
+            fail(case, _("lr_at({step}, ...) returned a {kind}, expected a float").format(
+                step=step, kind=type(lr).__name__),
+                 _("compute it with Python numbers and the math module: optimizers want a float"))
         got.append(float(lr))
     as_tensor = lambda values: torch.tensor(values, dtype=torch.float64)  # noqa: E731
-    mistakes = [Mistake(name, hint, as_tensor([schedule(s, *args, **flags) for s in steps]))
+    mistakes = [Mistake(_(name), _(hint), as_tensor([schedule(s, *args, **flags) for s in steps]))
                 for name, (flags, hint) in SCHEDULE_MISTAKES.items()]
     expect_close(as_tensor(got), as_tensor(expected_lrs(steps, *args)), case=case,
-                 what="the learning rates (one per step, in that order)", atol=1e-12, rtol=1e-9, mistakes=mistakes)
+                 what=_("the learning rates (one per step, in that order)"), atol=1e-12, rtol=1e-9, mistakes=mistakes)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -298,17 +308,18 @@ def hf_training(ref, batches, lrs, make_optimizer, max_norm, weight_decay, *, ze
     return losses, states, allowed
 
 
-TRAINING_MISTAKES = {
-    "zero_grad missing": ({"zero_grad": False}, "call optimizer.zero_grad() before backward(): otherwise "
-                          "each step's gradients are added to the previous ones"),
+TRAINING_MISTAKES = {  # name: (flags of hf_training(), hint); names and hints are translated where they are shown
+    N_("zero_grad missing"): ({"zero_grad": False}, N_("call optimizer.zero_grad() before backward(): otherwise "
+                              "each step's gradients are added to the previous ones")),
     # Clipping after optimizer.step() is the same as not clipping: the next zero_grad() drops what it did.
-    NOT_CLIPPED: ({"clip": "none"}, "call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
+    NOT_CLIPPED: ({"clip": "none"}, N_("call torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm) "
                   "between loss.backward() and optimizer.step(): clipping after the step changes gradients "
-                  "that are never used again"),
-    "learning rate set on the first group only": ({"lr_groups": "first"}, "set group['lr'] = lr for every "
-                                                  "group in optimizer.param_groups"),
-    "learning rate set after the step": ({"lr_late": True}, "set the learning rate first: this step must use it"),
-    DECAY_ALL: ({"decay_all": True}, "param_groups: weight decay only on parameters with dim >= 2"),
+                  "that are never used again")),
+    N_("learning rate set on the first group only"): ({"lr_groups": "first"}, N_("set group['lr'] = lr for every "
+                                                      "group in optimizer.param_groups")),
+    N_("learning rate set after the step"): ({"lr_late": True},
+                                             N_("set the learning rate first: this step must use it")),
+    DECAY_ALL: ({"decay_all": True}, N_("param_groups: weight decay only on parameters with dim >= 2")),
 }
 
 
@@ -327,13 +338,15 @@ def expect_loss(loss, expected, *, case, step, variants):
     close = lambda a, b: abs(a - b) <= LOSS_ATOL + LOSS_RTOL * abs(b)  # noqa: E731
     if close(loss, expected):
         return
-    what = f"train_step returned a loss {abs(loss - expected):.2e} away from GPT-2's on this batch"
-    for name, (hint, other, *_) in variants().items():
+    what = _("train_step returned a loss {distance:.2e} away from GPT-2's on this batch").format(
+        distance=abs(loss - expected))
+    for name, (hint, other, *_rest) in variants().items():
         if not close(other, expected) and close(loss, other) and abs(loss - other) < abs(loss - expected):
-            fail(case, what, f"this looks like a classic mistake: {name}", f"hint: {hint}", diagnosis=name)
-    fail(case, what, "return the loss of this batch, computed before the step: lm_loss(model(idx), idx).item() "
-         "(lm_loss has its own check)", "if it is, the earlier steps moved the weights a little differently "
-         "from GPT-2's: check the order of the calls in train_step" if step else "")
+            fail(case, what, _("this looks like a classic mistake: {name}").format(name=_(name)),
+                 _("hint: {hint}").format(hint=_(hint)), diagnosis=_(name))
+    fail(case, what, _("return the loss of this batch, computed before the step: lm_loss(model(idx), idx).item() "
+                       "(lm_loss has its own check)"), _("if it is, the earlier steps moved the weights a little "
+         "differently from GPT-2's: check the order of the calls in train_step") if step else "")
 
 
 def expect_weights(got, expected, allowed, *, case, variants):
@@ -344,9 +357,10 @@ def expect_weights(got, expected, allowed, *, case, variants):
     if not off:
         return
     worst = sorted(off.items(), key=lambda item: -item[1])[:4]
-    lines = [f"{len(off)} of {len(expected)} parameters differ from GPT-2's by more than {WEIGHT_ATOL:.0e} "
-             "(more for weights whose gradients are about 0, where Adam magnifies float32 rounding); "
-             "the largest errors:", *(f"  {name}: {e:.2e}" for name, e in worst)]
+    lines = [_("{count} of {total} parameters differ from GPT-2's by more than {atol:.0e} "
+               "(more for weights whose gradients are about 0, where Adam magnifies float32 rounding); "
+               "the largest errors:").format(count=len(off), total=len(expected), atol=WEIGHT_ATOL),
+             *(f"  {name}: {e:.2e}" for name, e in worst)]
     far = distance(got, expected, allowed)
     for name, (hint, state, own) in variants().items():
         tolerance = {n: torch.maximum(allowed[n], own[n]) for n in allowed}
@@ -354,9 +368,10 @@ def expect_weights(got, expected, allowed, *, case, variants):
             continue  # this mistake makes no difference here
         near = distance(got, state, tolerance)
         if near <= 10 and near < far:
-            fail(case, "the weights after train_step differ from GPT-2's", *lines,
-                 f"this looks like a classic mistake: {name}", f"hint: {hint}", diagnosis=name)
-    fail(case, "the weights after train_step differ from GPT-2's", *lines)
+            fail(case, _("the weights after train_step differ from GPT-2's"), *lines,
+                 _("this looks like a classic mistake: {name}").format(name=_(name)),
+                 _("hint: {hint}").format(hint=_(hint)), diagnosis=_(name))
+    fail(case, _("the weights after train_step differ from GPT-2's"), *lines)
 
 
 def adamw(groups, torch=torch):
@@ -378,9 +393,10 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
     shape, (B, T) = (97, 16, 32, 4, 2), (4, 16)
     case_seed = 1000 * seed + len(lrs)
     name = "AdamW(betas=(0.9, 0.95), eps=1e-8)" if make_optimizer is adamw else "SGD(momentum=0.9)"
-    case = (f"{len(lrs)} calls of train_step({describe(shape)}, {name} built with lr=0.1 on your "
-            f"param_groups(model, {weight_decay}), idx of shape ({B}, {T}), max_norm={max_norm}, lr={lrs}), "
-            f"seed {case_seed}")
+    case = _("{calls} calls of train_step({model}, {optimizer} built with lr=0.1 on your "
+             "param_groups(model, {weight_decay}), idx of shape ({B}, {T}), max_norm={max_norm}, lr={lrs}), "
+             "seed {seed}").format(calls=len(lrs), model=describe(shape), optimizer=name, weight_decay=weight_decay,
+                                   B=B, T=T, max_norm=max_norm, lrs=lrs, seed=case_seed)
     ref = ref_model(shape, case_seed, device)
     model = gpt2_like(kata, ref, case).train()
     optimizer = make_optimizer(kata.param_groups(model, weight_decay), torch_of(kata))  # the learner's side
@@ -389,12 +405,13 @@ def test_train_step(kata, device, seed, make_optimizer, lrs, max_norm, weight_de
     run = lambda **flags: hf_training(ref, batches, lrs, make_optimizer, max_norm, weight_decay, **flags)  # noqa: E731
     losses, states, allowed = run()
     for step, (idx, lr) in enumerate(zip(batches, lrs)):
-        where = f"{case}: step {step + 1}"
+        where = _("{case}: step {step}").format(case=case, step=step + 1)
         loss = kata.train_step(model, optimizer, idx, max_norm, lr)
         if isinstance(loss, torch.Tensor) and loss.numel() == 1:
             loss = loss.item()
         if not isinstance(loss, numbers.Real):
-            fail(where, f"train_step returned a {type(loss).__name__}, expected the loss as a float",
+            fail(where, _("train_step returned a {kind}, expected the loss as a float").format(
+                kind=type(loss).__name__),
                  "return loss.item()")
         variants = lambda: {mistake: (hint, *(trajectory[step] for trajectory in run(**flags)))  # noqa: E731
                             for mistake, (flags, hint) in TRAINING_MISTAKES.items()}
