@@ -46,6 +46,33 @@ def test_a_tensor_whose_bytes_do_not_match_its_shape_is_refused():
         wire.decode_tensor({"$": "tensor", "b": 0, "dtype": "float32", "shape": [4, 4]}, blobs)
 
 
+def test_a_tensor_takes_its_blob_and_no_other_tensor_can_share_it():
+    """Tensors are built on the received memory, not a copy: two tags naming one blob would alias."""
+    blobs = [bytearray(8)]
+    tag = {"$": "tensor", "b": 0, "dtype": "float32", "shape": [2]}
+    first = wire.decode_tensor(tag, blobs)
+    with pytest.raises(wire.WireError):
+        wire.decode_tensor(tag, blobs)
+    assert first.tolist() == [0.0, 0.0]
+
+
+def test_a_large_message_crosses_whole(tmp_path):
+    import os
+
+    read, write = os.pipe()
+    sent = torch.randn(3 << 20)  # 12 MiB: written from the tensor's own memory, read into one buffer
+    pid = os.fork()
+    if pid == 0:
+        os.close(read)
+        wire.write_message(write, {"n": 1}, [b"small", wire.tensor_bytes(sent)])
+        os._exit(0)
+    os.close(write)
+    header, blobs = wire.Reader(read, 1 << 30).read()
+    os.waitpid(pid, 0)
+    got = wire.decode_tensor({"$": "tensor", "b": 1, "dtype": "float32", "shape": [3 << 20]}, blobs)
+    assert header == {"n": 1} and bytes(blobs[0]) == b"small" and torch.equal(got, sent)
+
+
 def test_large_plain_collections_round_trip_as_they_are():
     ranks = {f"{chr(0x100 + i % 500)}{i}": i for i in range(50_000)}  # e09's merges, in size
     value = {"ranks": ranks, "ids": list(range(10_000)), "mixed": [1, "a", None, True, 2.5, [3]], "t": (1, 2)}

@@ -41,12 +41,24 @@ class Timeout(Exception):
 # ----------------------------------------------------------------------------------------------
 
 
-def write_message(fd: int, header: dict, blobs: list[bytes] = ()) -> None:
+def write_message(fd: int, header: dict, blobs: list = ()) -> None:
+    """The header, then each blob (bytes, or a tensor's memory): large ones are written where they
+    lie, not copied into one buffer first (GPT-2 124M's weights are 0.5 GB)."""
     head = json.dumps(header, separators=(",", ":")).encode()
-    parts = [struct.pack("!QI", len(head), len(blobs)), head]
+    small = [struct.pack("!QI", len(head), len(blobs)), head]
     for blob in blobs:
-        parts += [struct.pack("!Q", len(blob)), blob]
-    data = memoryview(b"".join(parts))
+        small.append(struct.pack("!Q", len(blob)))
+        if len(blob) < 1 << 16:
+            small.append(blob)
+        else:
+            _write(fd, b"".join(small))
+            _write(fd, blob)
+            small = []
+    _write(fd, b"".join(small))
+
+
+def _write(fd: int, data) -> None:
+    data = memoryview(data).cast("B")
     while data:
         written = os.write(fd, data)
         data = data[written:]
@@ -58,19 +70,20 @@ class Reader:
     def __init__(self, fd: int, limit: int):
         self.fd, self.limit = fd, limit
 
-    def _exactly(self, n: int, deadline: float | None) -> bytes:
-        chunks, left = [], n
-        while left:
+    def _exactly(self, n: int, deadline: float | None) -> bytearray:
+        """n bytes, read straight into one buffer."""
+        data = bytearray(n)
+        view, got = memoryview(data), 0
+        while got < n:
             if deadline is not None:
                 remaining = deadline - time.monotonic()
                 if remaining <= 0 or not select.select([self.fd], [], [], remaining)[0]:
                     raise Timeout
-            chunk = os.read(self.fd, min(left, 1 << 22))
-            if not chunk:
+            read = os.readv(self.fd, [view[got:got + (1 << 24)]])
+            if not read:
                 raise EOFError("the other side closed the connection")
-            chunks.append(chunk)
-            left -= len(chunk)
-        return b"".join(chunks)
+            got += read
+        return data
 
     def read(self, deadline: float | None = None) -> tuple[dict, list[bytes]]:
         head_size, count = struct.unpack("!QI", self._exactly(12, deadline))
@@ -97,9 +110,10 @@ class Reader:
 # ----------------------------------------------------------------------------------------------
 
 
-def tensor_bytes(t: torch.Tensor) -> bytes:
+def tensor_bytes(t: torch.Tensor) -> memoryview | bytes:
+    """A tensor's memory, as it lies when it can (a copy only to make it contiguous or bring it to the CPU)."""
     t = torch.Tensor.detach(t).to("cpu").contiguous().reshape(-1)
-    return t.view(torch.uint8).numpy().tobytes() if t.numel() else b""
+    return memoryview(t.view(torch.uint8).numpy()) if t.numel() else b""
 
 
 def encode(value, blobs: list[bytes], other, depth: int = 0):
@@ -157,13 +171,16 @@ def encode_tensor(t: torch.Tensor, blobs: list[bytes]) -> dict:
 def decode_tensor(obj: dict, blobs: list[bytes], device: str | None = None) -> torch.Tensor:
     """A new plain tensor from its bytes (on `device` when given, else where it was)."""
     dtype, shape = DTYPES[obj["dtype"]], [int(n) for n in obj["shape"]]
-    data = blobs[obj["b"]]
+    data, blobs[obj["b"]] = blobs[obj["b"]], None  # the tensor takes the blob's memory: once only
+    if data is None:
+        raise WireError("two tensors in one blob")
     numel = 1
     for n in shape:
         numel *= n
     if any(n < 0 for n in shape) or numel * dtype.itemsize != len(data):
         raise WireError(f"a tensor of shape {shape} and dtype {obj['dtype']} in {len(data)} bytes")
-    t = torch.frombuffer(bytearray(data), dtype=torch.uint8).view(dtype).reshape(shape) if numel \
+    data = data if type(data) is bytearray else bytearray(data)
+    t = torch.frombuffer(data, dtype=torch.uint8).view(dtype).reshape(shape) if numel \
         else torch.empty(shape, dtype=dtype)
     target = device or obj.get("device", "cpu")
     if target != "cpu":
@@ -222,5 +239,5 @@ def decode(obj, blobs: list[bytes], tagged, budget: Budget | None = None, depth:
     if tag == "path":
         return pathlib.Path(str(obj["v"]))
     if tag == "bytes":
-        return blobs[obj["b"]]
+        return bytes(blobs[obj["b"]])
     return tagged(obj)
