@@ -25,7 +25,7 @@ pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox
 def files(tmp_path: Path, name: str, who: str) -> Path:
     folder = tmp_path / name / "exercises"
     folder.mkdir(parents=True)
-    shutil.copyfile(ROOT / "exercises" / "__init__.py", folder / "__init__.py")
+    (folder / "__init__.py").write_text("")  # the package: the grader puts its own there
     (folder / "e01_layer_norm.py").write_text(f"WHO = {who!r}\n")
     return folder
 
