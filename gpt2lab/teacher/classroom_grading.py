@@ -71,8 +71,13 @@ def grade_class(students: list[Student], out: Path, exercises: list[catalog.Exer
         def one(student: Student) -> dict | None:
             if stop.is_set():
                 return None
-            return _student(student, out, exercises, options, pool, progress, stop, regrade=regrade, seed=seed,
-                            config=config, timeout=timeout, memory=memory, device=device, use_sandbox=use_sandbox)
+            try:
+                return _student(student, out, exercises, options, pool, progress, stop, regrade=regrade,
+                                seed=seed, config=config, timeout=timeout, memory=memory, device=device,
+                                use_sandbox=use_sandbox)
+            except BaseException:  # Ctrl-C, a missing sandbox: the next submission must not start
+                stop.set()
+                raise
 
         threads = ThreadPoolExecutor(pool.jobs)  # a submission per judge, `jobs` at once
         progress.parallel = min(pool.jobs, len(students)) or 1

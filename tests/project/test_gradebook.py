@@ -181,6 +181,28 @@ def test_a_submission_whose_grade_raises_is_crashed_for_every_exercise_and_costs
     assert sorted(calls) == ["ada", "bob", "cy"] and book["kata_seed"] == 7  # another seed: another grade
 
 
+def test_ctrl_c_stops_the_class_and_keeps_what_was_graded(tmp_path, monkeypatch):
+    calls: list[str] = []
+    graded = fake_grade(calls)
+
+    def grade(submission, *args, **options):
+        if Path(submission).name == "bob":
+            raise KeyboardInterrupt  # Ctrl-C while bob is graded
+        return graded(submission, *args, **options)
+
+    monkeypatch.setattr(classroom_grading, "grade", grade)
+    klass = tmp_path / "class"
+    for name in ("ada", "bob", "cy"):
+        tiny_repo(klass / name, "DONE e02")
+    out = tmp_path / "out"
+    with pytest.raises(KeyboardInterrupt):
+        classroom_grading.grade_class(gradebook.roster([klass]), out, [catalog.BY_ID[i] for i in IDS], jobs=1,
+                                      use_sandbox=False, stream=io.StringIO())
+    assert calls == ["ada"]  # cy never started
+    assert (out / "ada" / "stamp.json").exists() and not (out / "bob").exists()
+    assert not (out / "gradebook.csv").exists()
+
+
 def test_the_progress_bar_redraws_one_line_on_a_terminal():
     class Terminal(io.StringIO):
         def isatty(self):
