@@ -290,12 +290,19 @@ class Connection:
         judged = judge_class(mro)
         tensor = judged is not None and issubclass(judged, torch.Tensor)  # what the judge sees decides
         proxy = proxy_class(mro[0].rpartition(".")[2] if mro else "object", tensor)(self, handle, kind, mro)
+        if handle in self.released:  # its last proxy died, the worker still has it: keep it there
+            self.released.remove(handle)
         if tensor:
             self.kept[handle] = proxy
         else:
             self.proxies[handle] = proxy
-            weakref.finalize(proxy, self.released.append, handle)
+            weakref.finalize(proxy, self._release, handle)
         return proxy
+
+    def _release(self, handle: int) -> None:
+        """The judge holds no proxy of `handle` any more: the worker may forget it (told with the
+        next request; cancelled if a reply names it again before then)."""
+        self.released.append(handle)
 
 
 class Constant:

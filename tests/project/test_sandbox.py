@@ -24,7 +24,8 @@ from gpt2lab.teacher import sandbox
 from gpt2lab.teacher.grade import SandboxMissing, grade
 from tests.project.conftest import ROOT, stubs_root
 
-pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox here: {sandbox.probe()}")
+pytestmark = [pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox here: {sandbox.probe()}"),
+              pytest.mark.xdist_group("sandbox")]  # one pytest worker: each looks for processes left behind
 MARKER = "gpt2lab-attack-marker"
 
 
@@ -53,14 +54,16 @@ def teacher_state() -> str:
     return repr([(p, p.stat().st_mtime_ns, p.stat().st_size) for p in sorted(files)])
 
 
-def leftover_processes() -> list[str]:
+def leftover_processes(marker: str = MARKER) -> list[str]:
+    """The processes whose command line carries `marker` (each test file has its own: the files may
+    run at once, on two pytest workers)."""
     found = []
     for status in Path("/proc").glob("[0-9]*/cmdline"):
         try:
             line = status.read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             continue
-        if MARKER in line and str(os.getpid()) not in status.parent.name:
+        if marker in line and str(os.getpid()) not in status.parent.name:
             found.append(line)
     return found
 

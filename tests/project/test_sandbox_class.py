@@ -17,9 +17,11 @@ import pytest
 from gpt2lab import catalog
 from gpt2lab.teacher import classroom_grading, gradebook, sandbox
 from tests.project.conftest import ROOT
-from tests.project.test_sandbox import MARKER, leftover_processes, running, stub
+from tests.project.test_sandbox import leftover_processes, running, stub
 
-pytestmark = pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox here: {sandbox.probe()}")
+pytestmark = [pytest.mark.skipif(sandbox.probe() is not None, reason=f"no sandbox here: {sandbox.probe()}"),
+              pytest.mark.xdist_group("sandbox")]  # one pytest worker: each looks for processes left behind
+MARKER = "gpt2lab-class-marker"  # not test_sandbox.py's
 
 
 def files(tmp_path: Path, name: str, who: str) -> Path:
@@ -60,7 +62,7 @@ def test_nothing_of_one_submission_reaches_the_next_in_a_kept_sandbox(tmp_path):
         bob.close()
     finally:
         kept.close()
-    assert leftover_processes() == []
+    assert leftover_processes(MARKER) == []
 
 
 def test_a_submission_that_stops_its_zygote_gets_the_next_one_a_new_sandbox(tmp_path):
@@ -120,4 +122,4 @@ def test_in_a_class_a_saboteur_costs_the_next_student_nothing(tmp_path):
     book = classroom_grading.grade_class(gradebook.roster([klass]), tmp_path / "out", ids, jobs=1,
                                          stream=io.StringIO())  # one judge: the same sandbox, in turn
     assert {r["student"]: r["total"] for r in book["students"]} == {"a-saboteur": 10.0, "b-perfect": 20.0}
-    assert leftover_processes() == []
+    assert leftover_processes(MARKER) == []

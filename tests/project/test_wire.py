@@ -112,3 +112,30 @@ def test_a_worker_error_keeps_its_builtin_kind():
     unicode = remote.learner_error({"type": "UnicodeDecodeError", "mro": ["builtins.UnicodeDecodeError",
                                     "builtins.UnicodeError", "builtins.ValueError"], "message": "x"})
     assert isinstance(unicode, remote.LearnerError)
+
+
+def test_a_handle_named_again_before_its_release_is_sent_stays_in_the_worker(tmp_path):
+    """The last proxy of a handle dies while a request is on its way (the garbage collector runs when
+    it likes); the reply names the same object again: the release must not follow to the worker."""
+    import gc
+
+    from gpt2lab.teacher import sandbox
+
+    conn = sandbox.start(tmp_path, sandbox=False, label="race")
+    try:
+        os_module = conn.module("os")
+        holder = [os_module.getpid]  # a proxy of the worker's os.getpid, the only one
+        pid = holder[0]()
+        send = conn._send
+
+        def send_then_collect(header, blobs):
+            send(header, blobs)
+            if header.get("op") == "getattr" and holder:
+                holder.clear()  # its proxy dies now: after the request left, before its reply
+                gc.collect()
+
+        conn._send = send_then_collect
+        again = os_module.getpid  # the same object, so the same handle
+        assert again() == pid  # before the fix: KeyError from the worker, which had forgotten it
+    finally:
+        sandbox.close(conn)
