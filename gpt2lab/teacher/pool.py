@@ -58,8 +58,8 @@ class JudgePool:
     def __enter__(self) -> JudgePool:
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, kind, *exc) -> None:
+        self.close(graceful=kind is None)
 
     def _process(self, i: int) -> subprocess.Popen:
         with self.lock:
@@ -99,13 +99,25 @@ class JudgePool:
                 self.seconds[exercise_id] = graded.get("seconds") or self.seconds.get(exercise_id, 1.0)
         return judged
 
-    def close(self) -> None:
-        """No judge (and so no worker) outlives the pool."""
+    def close(self, graceful: bool = True) -> None:
+        """No judge (and so no worker) outlives the pool. Graceful: each judge, told there is no
+        more work, closes its sandboxes and waits until every process in them is gone; a judge
+        that does not end within 30 s, or any judge after Ctrl-C, is killed (its sandboxes then
+        die with it, a moment later)."""
         with self.lock:
             for process in self.processes:
                 if process is not None and process.poll() is None:
-                    process.kill()
-                    process.wait()
+                    try:
+                        process.stdin.close()
+                    except OSError:
+                        pass
+            for process in self.processes:
+                if process is not None and process.poll() is None:
+                    try:
+                        process.wait(timeout=30 if graceful else 0.001)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+                        process.wait()
             self.processes = [None] * self.jobs
 
 
