@@ -140,7 +140,9 @@ def serve() -> None:
             answers.write(f"done {job['out']}\n")
             answers.flush()
     finally:
-        kept.close()
+        kept.close()  # every process of its sandboxes gone, then no interpreter teardown to wait for
+        answers.flush()
+        os._exit(0)
 
 
 if __name__ == "__main__":
