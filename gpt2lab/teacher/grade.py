@@ -87,6 +87,7 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
         for exercise in pending:
             entries[exercise.id] = judged.get(exercise.id) or entry(
                 exercise, config, "crashed", explanation=_("the grader's judge process ended without its result"))
+            _blocked_by_unread(entries[exercise.id], early)
             if progress:
                 progress(entries[exercise.id])
     finally:
@@ -132,6 +133,16 @@ def judge_exercises(ids: list[str], spec: dict, kept: sandbox.Kept | None = None
     finally:
         judge.close()
     return {r.exercise.id: _scored(r, judge, config, memory) for r in results}
+
+
+def _blocked_by_unread(graded: dict, early: dict[str, dict | None]) -> None:
+    """An exercise that fails because a file it builds on was not read (a link, missing, not UTF-8,
+    refused) is blocked by that exercise, as for one that does not pass (its points are the same)."""
+    unread = sorted(r for r in catalog.requirements(graded["id"]) if early.get(r) is not None)
+    if graded["status"] == "failing" and unread:
+        graded["status"] = "blocked"
+        graded["explanation"] = _("needs {ids}, which do not pass; ").format(ids=", ".join(unread)) + (
+            graded.get("explanation") or "")
 
 
 def _read(exercise: catalog.Exercise, source: Path, target: Path, config: Config) -> dict | None:

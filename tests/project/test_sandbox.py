@@ -179,6 +179,16 @@ def test_attacks_earn_nothing_and_harm_no_one(tmp_path):
     assert leftover_processes() == []
 
 
+def test_an_exercise_built_on_a_file_that_was_not_read_is_blocked_by_it(tmp_path):
+    """e02 is a link (refused, not read): e04, correct, imports it and is blocked by e02."""
+    root = submission(tmp_path, {m: (ROOT / "solutions" / f"{m}.py").read_text() for m in ("e03_heads", "e04_attention")})
+    (root / "exercises" / "e02_mlp.py").unlink()
+    (root / "exercises" / "e02_mlp.py").symlink_to(ROOT / "solutions" / "e02_mlp.py")
+    by_id = {e["id"]: e for e in grade(root, [catalog.BY_ID[i] for i in ("e02", "e03", "e04")], seed=3)["exercises"]}
+    assert [by_id[i]["status"] for i in ("e02", "e03", "e04")] == ["integrity", "passed", "blocked"]
+    assert by_id["e04"]["explanation"].startswith("needs e02, which do not pass; ")
+
+
 def test_a_perfect_submission_earns_everything_and_an_empty_one_nothing(tmp_path):
     perfect = tmp_path / "perfect"
     shutil.copytree(ROOT / "solutions", perfect / "exercises")
