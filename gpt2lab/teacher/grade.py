@@ -87,7 +87,7 @@ def grade(submission: Path, exercises: list[catalog.Exercise] | None = None, *, 
         for exercise in pending:
             entries[exercise.id] = judged.get(exercise.id) or entry(
                 exercise, config, "crashed", explanation=_("the grader's judge process ended without its result"))
-            _blocked_by_unread(entries[exercise.id], early)
+            _blocked_by_unjudged(entries[exercise.id], early)
             if progress:
                 progress(entries[exercise.id])
     finally:
@@ -135,13 +135,14 @@ def judge_exercises(ids: list[str], spec: dict, kept: sandbox.Kept | None = None
     return {r.exercise.id: _scored(r, judge, config, memory) for r in results}
 
 
-def _blocked_by_unread(graded: dict, early: dict[str, dict | None]) -> None:
-    """An exercise that fails because a file it builds on was not read (a link, missing, not UTF-8,
-    refused) is blocked by that exercise, as for one that does not pass (its points are the same)."""
-    unread = sorted(r for r in catalog.requirements(graded["id"]) if early.get(r) is not None)
-    if graded["status"] == "failing" and unread:
+def _blocked_by_unjudged(graded: dict, early: dict[str, dict | None]) -> None:
+    """A failing exercise built on one graded without running (a link, missing, not UTF-8, refused)
+    is blocked by it, as check says of one built on an exercise that does not pass (the judges never
+    saw those, so their link_blocked cannot). Its points are the same."""
+    unjudged = sorted(r for r in catalog.requirements(graded["id"]) if early.get(r) is not None)
+    if graded["status"] == "failing" and unjudged:
         graded["status"] = "blocked"
-        graded["explanation"] = _("needs {ids}, which do not pass; ").format(ids=", ".join(unread)) + (
+        graded["explanation"] = _("needs {ids}, which do not pass; ").format(ids=", ".join(unjudged)) + (
             graded.get("explanation") or "")
 
 
